@@ -1,0 +1,44 @@
+"""Deciding "the corpus does not say": from retrieval evidence before generation, and from the
+model's own words and the support check after it."""
+
+from __future__ import annotations
+
+import re
+
+from assistant.answer.citations import Sentence
+
+NO_EVIDENCE = "no_relevant_passages"
+MODEL_DECLINED = "passages_do_not_answer"
+UNSUPPORTED = "answer_not_supported"
+
+MESSAGES = {
+    NO_EVIDENCE: "The documents do not say: nothing in them is about this question.",
+    MODEL_DECLINED: "The documents do not say: the closest passages (listed below) do not answer "
+    "this question.",
+    UNSUPPORTED: "The documents do not say: the draft answer was not supported by the passages "
+    "(listed below), so it is not shown.",
+}
+
+_DECLINE = re.compile(
+    r"\b(documents?|passages?|context|text|corpus)\s+(do|does|did)\s+not\s+(say|mention|contain|"
+    r"provide|specify|state|include|answer)|\bno (information|mention|answer)\b|"
+    r"\bnot (mentioned|specified|provided|stated|found) in\b|\b(cannot|can't|unable to) "
+    r"(answer|find|determine)\b|\bi don'?t know\b|\bthere is no information\b",
+    re.IGNORECASE,
+)
+
+
+def retrieval_says_nothing(best_similarity: float, min_relevance: float) -> bool:
+    return best_similarity < min_relevance
+
+
+def model_declined(answer: str) -> bool:
+    # Only the opening of the answer counts: "X is Y. The documents do not say Z." still answers.
+    head = answer.strip()[:160]
+    return bool(_DECLINE.search(head))
+
+
+def unsupported(sentences: list[Sentence]) -> bool:
+    """Every sentence failed the support check: the model answered from its own memory."""
+    judged = [s for s in sentences if s.support < 1.0 or not s.supported]
+    return bool(judged) and not any(s.supported for s in judged)

@@ -1,0 +1,111 @@
+"""Citation markers and per-sentence support: pure functions over the answer text and passages.
+
+A marker [n] is valid when 1 <= n <= number of passages. Each sentence is checked against the
+passage it cites by content-word overlap: supported, supported by another passage (the marker is
+moved there), or unsupported (flagged, never silently kept as if grounded).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from assistant.retrieve.text import tokens
+
+MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9“\"(])|\n+")
+
+SUPPORT_THRESHOLD = 0.5
+
+
+@dataclass
+class Sentence:
+    text: str
+    cited: list[int] = field(default_factory=list)
+    supported: bool = True
+    support: float = 1.0
+    # When the model cited the wrong passage and another one supports the sentence.
+    moved_from: list[int] = field(default_factory=list)
+
+
+def markers(text: str) -> list[int]:
+    out: list[int] = []
+    for m in MARKER.finditer(text):
+        for n in m.group(1).split(","):
+            if int(n) not in out:
+                out.append(int(n))
+    return out
+
+
+def strip_markers(text: str) -> str:
+    return MARKER.sub("", text).strip()
+
+
+def split_sentences(text: str) -> list[str]:
+    # Markers stay attached to the sentence they close: "... Ek [1]. Next" splits after "[1]."
+    text = re.sub(r"\.\s*(\[\d+(?:\s*,\s*\d+)*\])", r" \1.", text)
+    return [s.strip() for s in _SENTENCE.split(text) if s and s.strip()]
+
+
+def support(sentence: str, passage: str) -> float:
+    """Share of the sentence's content words found in the passage (1.0 for no content words)."""
+    words = set(tokens(strip_markers(sentence)))
+    if not words:
+        return 1.0
+    return len(words & set(tokens(passage))) / len(words)
+
+
+def check_sentences(
+    answer: str, passages: list[str], threshold: float = SUPPORT_THRESHOLD
+) -> list[Sentence]:
+    results: list[Sentence] = []
+    for raw in split_sentences(answer):
+        cited = [n for n in markers(raw) if 1 <= n <= len(passages)]
+        body = strip_markers(raw)
+        if not body:
+            continue
+        scores = [support(body, p) for p in passages]
+        sentence = Sentence(text=body, cited=cited)
+        if len(set(tokens(body))) < 2:
+            # Too short to judge ("Yes.", "Daniel Ek."): keep what the model cited.
+            sentence.support = max(scores, default=0.0)
+            results.append(sentence)
+            continue
+        best_n = max(range(len(scores)), key=lambda i: scores[i]) + 1 if scores else 0
+        best = scores[best_n - 1] if best_n else 0.0
+        cited_best = max((scores[n - 1] for n in cited), default=0.0)
+        if cited and cited_best >= threshold:
+            sentence.support = cited_best
+        elif best >= threshold:
+            sentence.moved_from = cited
+            sentence.cited = [best_n]
+            sentence.support = best
+        else:
+            sentence.supported = False
+            sentence.support = max(best, cited_best)
+        results.append(sentence)
+    return results
+
+
+def render(sentences: list[Sentence]) -> str:
+    """The answer text with checked markers: "Sentence [2]." — one marker list per sentence."""
+    parts = []
+    for s in sentences:
+        text = s.text
+        if s.cited:
+            tail = "".join(f"[{n}]" for n in s.cited)
+            if text[-1:] in ".!?":
+                text = f"{text[:-1]} {tail}{text[-1]}"
+            else:
+                text = f"{text} {tail}"
+        parts.append(text)
+    return " ".join(parts)
+
+
+def cited_numbers(sentences: list[Sentence]) -> list[int]:
+    out: list[int] = []
+    for s in sentences:
+        for n in s.cited:
+            if n not in out:
+                out.append(n)
+    return out

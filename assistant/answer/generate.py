@@ -1,0 +1,143 @@
+"""Answering from given passages: prompt, stream, check citations, decide abstention."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from assistant.answer import abstain
+from assistant.answer.citations import Sentence, check_sentences, cited_numbers, render
+from assistant.answer.prompt import build_prompt
+from assistant.models.base import ChatModel, GenerationStats
+from assistant.prompts import PromptLibrary
+from assistant.retrieve.hybrid import Passage
+
+
+@dataclass
+class AnswerResult:
+    question: str
+    answer: str
+    abstained: bool
+    model: str
+    passages: list[Passage]
+    cited: list[int]
+    sentences: list[Sentence]
+    standalone_query: str = ""
+    abstain_reason: str = ""
+    raw_answer: str = ""
+    retrieved: list[Passage] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    stamp: dict[str, str] = field(default_factory=dict)
+
+    def citations(self) -> list[dict[str, Any]]:
+        out = []
+        for n in self.cited:
+            p = self.passages[n - 1]
+            out.append({
+                "n": n, "doc_id": p.doc_id, "title": p.title, "url": p.url, "text": p.text,
+                "score": p.score, "locator": p.locator, "publisher": p.publisher, "date": p.date,
+                "chunk_id": p.chunk_id,
+                "supported": all(s.supported for s in self.sentences if n in s.cited),
+            })
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "abstained": self.abstained,
+            "model": self.model,
+            "citations": self.citations(),
+            "retrieved": [
+                {"doc_id": p.doc_id, "chunk_id": p.chunk_id, "score": p.score,
+                 "similarity": p.similarity, "locator": p.locator}
+                for p in self.retrieved
+            ],
+            "timings": self.timings,
+            "standalone_query": self.standalone_query,
+            "abstain_reason": self.abstain_reason,
+            "sentences": [asdict(s) for s in self.sentences],
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "stamp": self.stamp,
+        }
+
+
+@dataclass
+class AnswerOptions:
+    max_tokens: int = 160
+    temperature: float = 0.0
+    prompt_budget: int = 1100
+    min_relevance: float = 0.3
+    check_support: bool = True
+
+
+def abstention(
+    question: str, model: str, reason: str, retrieved: list[Passage], retrieve_ms: float
+) -> AnswerResult:
+    return AnswerResult(
+        question=question, answer=abstain.MESSAGES[reason], abstained=True, model=model,
+        passages=[], cited=[], sentences=[], abstain_reason=reason, retrieved=retrieved,
+        timings={"retrieve_ms": round(retrieve_ms, 1), "first_token_ms": 0.0, "total_ms": 0.0,
+                 "tokens_per_s": 0.0},
+    )
+
+
+def generate(
+    model: ChatModel,
+    prompts: PromptLibrary,
+    question: str,
+    passages: list[Passage],
+    options: AnswerOptions,
+    best_similarity: float,
+    retrieve_ms: float = 0.0,
+    earlier_question: str = "",
+    on_token: Callable[[str], None] | None = None,
+) -> Iterator[str | AnswerResult]:
+    """Yield answer text pieces as they stream, then the final AnswerResult."""
+    if not passages or abstain.retrieval_says_nothing(best_similarity, options.min_relevance):
+        yield abstention(question, model.label, abstain.NO_EVIDENCE, passages, retrieve_ms)
+        return
+    budget = min(options.prompt_budget, model.context_window - options.max_tokens - 16)
+    built = build_prompt(prompts, question, passages, model.count_tokens, budget, earlier_question)
+    stats = GenerationStats()
+    started = time.perf_counter()
+    first = 0.0
+    pieces: list[str] = []
+    for piece in model.stream(built.messages, options.max_tokens, options.temperature, stats):
+        if not first:
+            first = time.perf_counter()
+        pieces.append(piece)
+        if on_token:
+            on_token(piece)
+        yield piece
+    ended = time.perf_counter()
+    raw = "".join(pieces).strip()
+    texts = [p.text for p in built.passages]
+    sentences = check_sentences(raw, texts) if options.check_support else []
+    gen_s = ended - (first or ended)
+    result = AnswerResult(
+        question=question, answer=render(sentences) if sentences else raw, abstained=False,
+        model=model.label, passages=built.passages, cited=cited_numbers(sentences),
+        sentences=sentences, raw_answer=raw, retrieved=passages,
+        prompt_tokens=stats.prompt_tokens, completion_tokens=stats.completion_tokens,
+        timings={
+            "retrieve_ms": round(retrieve_ms, 1),
+            "first_token_ms": round(((first or ended) - started) * 1000, 1),
+            "total_ms": round((ended - started) * 1000 + retrieve_ms, 1),
+            "tokens_per_s": round(stats.completion_tokens / gen_s, 2) if gen_s > 0 else 0.0,
+        },
+    )
+    reason = ""
+    if not raw or abstain.model_declined(raw):
+        reason = abstain.MODEL_DECLINED
+    elif options.check_support and abstain.unsupported(sentences):
+        reason = abstain.UNSUPPORTED
+    if reason:
+        result.abstained, result.abstain_reason = True, reason
+        result.answer, result.cited = abstain.MESSAGES[reason], []
+    yield result

@@ -1,0 +1,67 @@
+"""Prompt assembly under a token budget: passages enter by rank until the budget is spent."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from assistant.models.base import Message
+from assistant.prompts import PromptLibrary
+from assistant.retrieve.hybrid import Passage
+
+
+@dataclass(frozen=True)
+class BuiltPrompt:
+    messages: list[Message]
+    passages: list[Passage]
+    prompt_tokens: int
+    dropped: int
+
+
+def passage_block(n: int, p: Passage) -> str:
+    where = " — ".join(x for x in (p.title, p.locator) if x)
+    # The passage text is quoted data; neutralise anything that looks like our own markers.
+    text = p.text.replace("[", "(").replace("]", ")")
+    return f"[{n}] {where}\n{text}"
+
+
+def build_prompt(
+    prompts: PromptLibrary,
+    question: str,
+    passages: Sequence[Passage],
+    count_tokens: Callable[[str], int],
+    budget: int,
+    earlier_question: str = "",
+) -> BuiltPrompt:
+    system = prompts.get("answer").text
+    asked = f"(Follow-up to: {earlier_question})\n{question}" if earlier_question else question
+    template = prompts.get("question")
+    fixed = count_tokens(system) + count_tokens(template.render(passages="", question=asked)) + 12
+    kept: list[Passage] = []
+    used = fixed
+    for p in passages:
+        cost = count_tokens(passage_block(len(kept) + 1, p)) + 2
+        if kept and used + cost > budget:
+            continue
+        if not kept and used + cost > budget:
+            # Even the best passage alone is too long: keep it, cut to what fits.
+            room = max(50, budget - used)
+            p = _cut(p, room, count_tokens)
+            cost = count_tokens(passage_block(1, p)) + 2
+        kept.append(p)
+        used += cost
+    body = "\n\n".join(passage_block(i, p) for i, p in enumerate(kept, start=1))
+    messages: list[Message] = [
+        {"role": "system", "content": system},
+        {"role": "user", "content": template.render(passages=body, question=asked)},
+    ]
+    return BuiltPrompt(messages, kept, used, len(passages) - len(kept))
+
+
+def _cut(p: Passage, room: int, count_tokens: Callable[[str], int]) -> Passage:
+    words = p.text.split()
+    while words and count_tokens(" ".join(words)) > room:
+        words = words[: int(len(words) * 0.8)]
+    from dataclasses import replace
+
+    return replace(p, text=" ".join(words) + " …")

@@ -1,0 +1,166 @@
+"""The conversation service: validate the question, make follow-ups standalone, retrieve, answer.
+
+CLI, UI, eval and bench all go through this one service.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from assistant.answer.generate import AnswerOptions, AnswerResult, generate
+from assistant.embeddings import get_embedder
+from assistant.errors import BadQuestion
+from assistant.indexing import open_store, store_identity
+from assistant.models.base import ChatModel, Message
+from assistant.models.registry import get_model
+from assistant.prompts import PromptLibrary
+from assistant.retrieve.hybrid import HybridRetriever, Retrieval
+from assistant.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_REFERRING = re.compile(
+    r"\b(it|its|it's|they|them|their|that|this|those|these|he|she|his|her|him|the other|"
+    r"what about|how about|and the|same|there|then|also|why|such)\b",
+    re.IGNORECASE,
+)
+
+
+def clean_question(text: str, max_chars: int) -> str:
+    """Normalise a question or refuse it with a message that says what to do."""
+    if text is None or not str(text).strip():
+        raise BadQuestion("The question is empty", "type a question about the documents")
+    text = unicodedata.normalize("NFKC", str(text))
+    # Control characters (other than newlines and tabs) are noise from pasted text; drop them.
+    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
+    text = re.sub(r"\s+", " ", text).strip()
+    if not text:
+        raise BadQuestion("The question has no readable characters", "type it again as text")
+    if len(text) > max_chars:
+        raise BadQuestion(
+            f"The question is {len(text):,} characters long; the limit is {max_chars:,}",
+            "ask a shorter question, or add the text as a document with `assistant ingest FILE`",
+        )
+    return text
+
+
+def last_user_question(history: list[Message]) -> str:
+    for m in reversed(history):
+        if m.get("role") == "user" and m.get("content", "").strip():
+            return m["content"].strip()
+    return ""
+
+
+def looks_like_followup(question: str) -> bool:
+    return bool(_REFERRING.search(question)) or len(question.split()) <= 5
+
+
+def history_query(question: str, history: list[Message]) -> str:
+    """Cheap standalone query: a follow-up is searched together with the question it follows."""
+    earlier = last_user_question(history)
+    if earlier and looks_like_followup(question):
+        return f"{earlier} {question}"
+    return question
+
+
+@dataclass
+class Turn:
+    question: str
+    standalone: str
+    earlier: str
+
+
+class ChatService:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.embedder = get_embedder(settings.embedder)
+        self.store = open_store(settings, self.embedder)
+        self.retriever = HybridRetriever(self.store, self.embedder, settings)
+        self.prompts = PromptLibrary(settings.prompts_dir)
+
+    def model(self, spec: str | None = None) -> ChatModel:
+        return get_model(spec or self.settings.model, self.settings)
+
+    def stamp(self, model: str) -> dict[str, str]:
+        ident = store_identity(self.settings, self.embedder)
+        return {
+            "model": model,
+            "embedder": ident["embedder"],
+            "chunking": ident["chunking"],
+            "prompt_version": self.prompts.version("answer", "question"),
+            "corpus_hash": self.store.corpus_hash(),
+        }
+
+    def prepare(
+        self, question: str, history: list[Message] | None = None, model: ChatModel | None = None
+    ) -> Turn:
+        question = clean_question(question, self.settings.max_question_chars)
+        history = history or []
+        earlier = last_user_question(history)
+        mode = self.settings.rewrite_followups
+        if not earlier or mode == "off":
+            return Turn(question, question, "")
+        if mode == "llm" and model is not None and looks_like_followup(question):
+            return Turn(question, self._llm_rewrite(question, history, model), earlier)
+        return Turn(question, history_query(question, history), earlier)
+
+    def _llm_rewrite(self, question: str, history: list[Message], model: ChatModel) -> str:
+        lines = "\n".join(f"{m['role']}: {m['content'][:300]}" for m in history[-4:])
+        prompt = self.prompts.get("rewrite").render(history=lines, question=question)
+        text = model.complete([{"role": "user", "content": prompt}], max_tokens=48)
+        text = text.strip().split("\n")[0].strip().strip('"')
+        return text if 3 <= len(text) <= 300 else history_query(question, history)
+
+    def retrieve(self, query: str, top_k: int | None = None, hybrid: bool | None = None
+                 ) -> Retrieval:
+        return self.retriever.retrieve(query, top_k=top_k, hybrid=hybrid)
+
+    def options(self, **overrides: float | int | None) -> AnswerOptions:
+        s = self.settings
+        opts = AnswerOptions(
+            max_tokens=s.max_answer_tokens, temperature=s.temperature,
+            prompt_budget=s.prompt_budget_tokens, min_relevance=s.min_relevance,
+        )
+        for k, v in overrides.items():
+            if v is not None:
+                setattr(opts, k, v)
+        return opts
+
+    def stream(
+        self,
+        question: str,
+        history: list[Message] | None = None,
+        model_spec: str | None = None,
+        top_k: int | None = None,
+        hybrid: bool | None = None,
+        temperature: float | None = None,
+    ) -> Iterator[str | AnswerResult]:
+        """Yield answer text as it streams, then the final AnswerResult."""
+        model = self.model(model_spec)
+        started = time.perf_counter()
+        turn = self.prepare(question, history, model)
+        found = self.retrieve(turn.standalone, top_k=top_k, hybrid=hybrid)
+        retrieve_ms = (time.perf_counter() - started) * 1000
+        for item in generate(
+            model, self.prompts, turn.question, found.passages,
+            self.options(temperature=temperature), found.best_similarity,
+            retrieve_ms=retrieve_ms, earlier_question=turn.earlier,
+        ):
+            if isinstance(item, AnswerResult):
+                item.standalone_query = turn.standalone
+                item.stamp = self.stamp(model.label)
+            yield item
+
+    def ask(self, question: str, history: list[Message] | None = None,
+            model_spec: str | None = None, **kw: int | float | bool | None) -> AnswerResult:
+        result = None
+        for item in self.stream(question, history, model_spec, **kw):  # type: ignore[arg-type]
+            if isinstance(item, AnswerResult):
+                result = item
+        assert result is not None
+        return result

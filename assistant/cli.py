@@ -1,0 +1,285 @@
+"""The `assistant` command: thin verbs over the services. Results on stdout, logs on stderr."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+# Offline by default: nothing may reach a model hub or phone home.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from assistant.errors import AssistantError, BadQuestion  # noqa: E402
+from assistant.settings import Settings, load_settings  # noqa: E402
+
+log = logging.getLogger("assistant")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", type=Path, help="settings file (TOML); env ASSISTANT_CONFIG")
+    p.add_argument("--data-dir", type=Path, help="data directory; env ASSISTANT_DATA_DIR")
+    p.add_argument("--collection", help="corpus collection; env ASSISTANT_COLLECTION")
+    p.add_argument("--chroma-url", help="Chroma server URL; env ASSISTANT_CHROMA_URL/CHROMA_HOST")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
+
+
+def _model_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--model", help="llamacpp:<name|path.gguf>, ollama:<model>, openai:<url>#<model>; "
+        "env ASSISTANT_MODEL",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="assistant", description="Local, private, cited answers over an article corpus."
+    )
+    sub = parser.add_subparsers(dest="verb", required=True)
+
+    p = sub.add_parser("ingest", help="index the shipped corpus, or files/folders you name")
+    _common(p)
+    p.add_argument("paths", nargs="*", type=Path, help="files or folders (default: shipped corpus)")
+    p.add_argument("--rebuild", action="store_true", help="drop the collection and index anew")
+    p.add_argument("--remove", metavar="DOC_ID", action="append", help="remove a document")
+    p.add_argument("--list", action="store_true", help="list the indexed documents")
+
+    p = sub.add_parser("ask", help="answer one question with citations")
+    _common(p)
+    _model_arg(p)
+    p.add_argument("question")
+    p.add_argument("--history", type=Path, help="JSON file: [{role, content}, ...]")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--top-k", type=int)
+
+    p = sub.add_parser("chat", help="chat in the terminal (streaming, follow-ups)")
+    _common(p)
+    _model_arg(p)
+
+    p = sub.add_parser("ui", help="start the Gradio chat")
+    _common(p)
+    _model_arg(p)
+    p.add_argument("--host", default=os.environ.get("ASSISTANT_UI_HOST", "127.0.0.1"))
+    p.add_argument("--port", type=int, default=int(os.environ.get("ASSISTANT_UI_PORT", "7860")))
+    p.add_argument("--auth", default=os.environ.get("ASSISTANT_UI_AUTH"),
+                   help="user:password; required to bind anything but loopback")
+
+    p = sub.add_parser("models", help="list models, or pull a catalog model")
+    _common(p)
+    p.add_argument("action", nargs="?", choices=["list", "pull"], default="list")
+    p.add_argument("name", nargs="?")
+    p.add_argument("--force", action="store_true", help="reinstall and re-assemble")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("eval", help="run the evaluation question set against models")
+    _common(p)
+    p.add_argument("--questions", type=Path, default=Path("eval/questions.jsonl"))
+    p.add_argument("--model", action="append", dest="models", help="repeat for several models")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--limit", type=int)
+    p.add_argument("--kinds", nargs="+", choices=["fact", "multihop", "followup", "unanswerable"])
+    p.add_argument("--fresh", action="store_true", help="ignore earlier results in --out")
+
+    p = sub.add_parser("bench", help="measure speed and memory against baselines")
+    _common(p)
+    _model_arg(p)
+    p.add_argument("--questions", type=Path, default=Path("eval/questions.jsonl"))
+    p.add_argument("--limit", type=int, default=8)
+    p.add_argument("--out", type=Path)
+    p.add_argument("--scale-chunks", type=int, default=10_000)
+    p.add_argument("--skip", nargs="*", default=[],
+                   choices=["ingest", "naive", "raw", "scale", "ui"])
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    return load_settings(
+        args.config,
+        data_dir=args.data_dir,
+        collection=args.collection,
+        chroma_url=args.chroma_url,
+        model=getattr(args, "model", None),
+    )
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.indexing import ingest, open_store, sources_from_paths
+
+    if args.list or args.remove:
+        store = open_store(settings)
+        for doc_id in args.remove or []:
+            print(f"removed {doc_id}" if store.remove_document(doc_id) else f"no such doc {doc_id}")
+        if args.list:
+            for r in sorted(store.doc_records().values(), key=lambda r: r.doc_id):
+                print(f"{r.doc_id}\t{r.chunks} chunks\t{r.meta.get('title', '')}")
+        return 0
+    sources, skipped = (None, []) if not args.paths else sources_from_paths(args.paths)
+    report = ingest(settings, sources, rebuild=args.rebuild)
+    for name, why in [*skipped, *report.failed]:
+        print(f"skipped {name}: {why}", file=sys.stderr)
+    print(report.summary())
+    return 0 if not report.failed and not skipped else 1
+
+
+def _history(path: Path | None) -> list[dict[str, str]]:
+    if path is None:
+        return []
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise BadQuestion(f"Cannot read history file {path}: {e}",
+                          'give a JSON list like [{"role": "user", "content": "..."}]') from e
+    if not isinstance(data, list) or not all(
+        isinstance(m, dict) and m.get("role") in ("user", "assistant") and "content" in m
+        for m in data
+    ):
+        raise BadQuestion(f"History file {path} is not a list of {{role, content}} messages",
+                          'roles are "user" or "assistant"')
+    return data
+
+
+def format_sources(result: Any) -> str:
+    lines = []
+    for c in result.citations():
+        where = " — ".join(x for x in (c["title"], c["locator"]) if x)
+        flag = "" if c["supported"] else "  (not supported by this passage)"
+        lines.append(f"  [{c['n']}] {where}{flag}\n      {c['url']}")
+    return "\n".join(lines)
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.answer.generate import AnswerResult
+    from assistant.chat import ChatService
+
+    service = ChatService(settings)
+    history = _history(args.history)
+    result = None
+    for item in service.stream(args.question, history, top_k=args.top_k):
+        if isinstance(item, AnswerResult):
+            result = item
+        elif not args.json:
+            print(item, end="", flush=True, file=sys.stderr)
+    assert result is not None
+    if args.json:
+        print(json.dumps(result.to_json(), ensure_ascii=False))
+    else:
+        print(file=sys.stderr)
+        print(result.answer)
+        if result.citations():
+            print("Sources:\n" + format_sources(result))
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.answer.generate import AnswerResult
+    from assistant.chat import ChatService
+
+    service = ChatService(settings)
+    history: list[dict[str, str]] = []
+    print(f"Chatting with {settings.model}. Empty line or Ctrl-D to quit.", file=sys.stderr)
+    while True:
+        try:
+            question = input("you> ")
+        except (EOFError, KeyboardInterrupt):
+            break
+        if not question.strip():
+            break
+        try:
+            result = None
+            print("assistant> ", end="", flush=True)
+            for item in service.stream(question, history):
+                if isinstance(item, AnswerResult):
+                    result = item
+                else:
+                    print(item, end="", flush=True)
+            assert result is not None
+            print(f"\r\033[Kassistant> {result.answer}")
+            if result.standalone_query != result.question:
+                print(f"  (searched: {result.standalone_query})")
+            if result.citations():
+                print(format_sources(result))
+            history += [{"role": "user", "content": question},
+                        {"role": "assistant", "content": result.answer}]
+        except AssistantError as e:
+            print(f"\nerror: {e}", file=sys.stderr)
+    return 0
+
+
+def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.models import catalog
+    from assistant.models.registry import available_models
+
+    if args.action == "pull":
+        if not args.name:
+            print(f"name a model: {', '.join(catalog.CATALOG)}", file=sys.stderr)
+            return 2
+        path = catalog.pull(settings.models_dir, args.name, force=args.force)
+        print(f"installed {args.name}: {path}")
+        return 0
+    choices = available_models(settings)
+    if args.json:
+        print(json.dumps([c.__dict__ for c in choices]))
+        return 0
+    for c in choices:
+        mark = "*" if c.spec == settings.model else " "
+        print(f"{mark} {c.spec:<36} {'installed' if c.installed else 'available'}  {c.about}")
+    return 0
+
+
+def cmd_ui(args: argparse.Namespace, settings: Settings) -> int:
+    from ui.app import launch
+
+    launch(settings, host=args.host, port=args.port, auth=args.auth)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.eval.runner import run_eval
+
+    summary = run_eval(settings, args.questions, args.models or [settings.model], args.out,
+                       limit=args.limit, kinds=args.kinds, fresh=args.fresh)
+    print(summary)
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.bench import run_bench
+
+    run_bench(settings, args.questions, args.limit, args.out, args.scale_chunks, set(args.skip))
+    return 0
+
+
+COMMANDS = {
+    "ingest": cmd_ingest, "ask": cmd_ask, "chat": cmd_chat, "ui": cmd_ui,
+    "models": cmd_models, "eval": cmd_eval, "bench": cmd_bench,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr,
+    )
+    for noisy in ("httpx", "chromadb", "sentence_transformers", "urllib3", "bm25s"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        settings = settings_from(args)
+        return COMMANDS[args.verb](args, settings)
+    except AssistantError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""The corpus manifest: which documents exist, where their files are, and what they are."""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from assistant.errors import CorpusError
+
+
+@dataclass(frozen=True)
+class Source:
+    doc_id: str
+    title: str
+    path: Path | None
+    format: str = "auto"
+    publisher: str = ""
+    url: str = ""
+    date: str = ""
+    license: str = ""
+    sha256: str = ""
+    # Online-only sources (news pieces that may not be redistributed) have no file.
+    online_only: bool = False
+
+    def metadata(self) -> dict[str, str]:
+        return {
+            "doc_id": self.doc_id,
+            "title": self.title,
+            "publisher": self.publisher,
+            "url": self.url,
+            "date": self.date,
+            "license": self.license,
+        }
+
+
+@dataclass(frozen=True)
+class Manifest:
+    documents: list[Source]
+    linked: list[Source] = field(default_factory=list)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def load_manifest(path: Path) -> Manifest:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise CorpusError(f"Corpus manifest {path} not found", "check corpus_manifest") from e
+    base = path.parent
+    docs = []
+    for entry in data.get("document", []):
+        missing = [k for k in ("doc_id", "title", "file") if k not in entry]
+        if missing:
+            raise CorpusError(f"Manifest {path}: an entry lacks {', '.join(missing)}")
+        docs.append(
+            Source(
+                doc_id=entry["doc_id"],
+                title=entry["title"],
+                path=base / entry["file"],
+                format=entry.get("format", "auto"),
+                publisher=entry.get("publisher", ""),
+                url=entry.get("url", ""),
+                date=str(entry.get("date", "")),
+                license=entry.get("license", ""),
+                sha256=entry.get("sha256", ""),
+            )
+        )
+    linked = [
+        Source(
+            doc_id=e["doc_id"],
+            title=e["title"],
+            path=None,
+            publisher=e.get("publisher", ""),
+            url=e.get("url", ""),
+            date=str(e.get("date", "")),
+            online_only=True,
+        )
+        for e in data.get("linked", [])
+    ]
+    ids = [d.doc_id for d in docs]
+    if len(ids) != len(set(ids)):
+        raise CorpusError(f"Manifest {path} repeats a doc_id")
+    return Manifest(documents=docs, linked=linked)
+
+
+def verify_source(source: Source) -> None:
+    """A shipped file that does not match its pinned sha256 was edited or corrupted."""
+    if source.path is None or not source.sha256:
+        return
+    if not source.path.exists():
+        raise CorpusError(f"Corpus file {source.path} is missing", "restore it with git checkout")
+    actual = sha256_file(source.path)
+    if actual != source.sha256:
+        raise CorpusError(
+            f"Corpus file {source.path} does not match its sha256 in the manifest",
+            "restore it with `git checkout -- index/documents` or update the manifest",
+        )

@@ -1,0 +1,51 @@
+"""The engine's own exceptions. Each says what went wrong and what to do about it.
+
+The CLI turns them into one line and an exit code, the UI into a warning; anything else is a bug
+and is allowed to surface.
+"""
+
+from __future__ import annotations
+
+
+class AssistantError(Exception):
+    exit_code = 1
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} - {self.hint}" if self.hint else self.message
+
+
+class ConfigError(AssistantError):
+    exit_code = 2
+
+
+class BadQuestion(AssistantError):
+    exit_code = 2
+
+
+class ModelNotInstalled(AssistantError):
+    exit_code = 3
+
+
+class BackendUnavailable(AssistantError):
+    exit_code = 4
+
+
+class StoreMismatch(AssistantError):
+    exit_code = 5
+
+
+class StoreUnavailable(AssistantError):
+    exit_code = 4
+
+
+class IngestError(AssistantError):
+    exit_code = 6
+
+
+class CorpusError(AssistantError):
+    exit_code = 6

@@ -1,0 +1,146 @@
+"""Indexing: sources -> blocks -> chunks -> vectors -> store, skipping what has not changed."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from assistant.corpus import Source, load_manifest, sha256_file, verify_source
+from assistant.embeddings import Embedder, get_embedder
+from assistant.errors import CorpusError, IngestError
+from assistant.ingest.chunking import chunk_blocks
+from assistant.ingest.loaders import EXTENSIONS, load_blocks
+from assistant.settings import Settings
+from assistant.store import Store
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[float, str], None]
+
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    chunks: int = 0
+    swept: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        parts = [
+            f"{len(self.added)} added",
+            f"{len(self.updated)} updated",
+            f"{len(self.unchanged)} unchanged",
+        ]
+        if self.failed:
+            parts.append(f"{len(self.failed)} skipped")
+        return f"{', '.join(parts)}; {self.chunks} chunks written in {self.seconds:.1f} s"
+
+
+def store_identity(settings: Settings, embedder: Embedder) -> dict[str, str]:
+    return {
+        "embedder": embedder.identity,
+        "chunking": f"sentences/{settings.chunk_tokens}t/overlap{settings.chunk_overlap_tokens}t",
+    }
+
+
+def open_store(settings: Settings, embedder: Embedder | None = None, check: bool = True) -> Store:
+    embedder = embedder or get_embedder(settings.embedder)
+    settings.store_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(
+        settings.collection,
+        store_identity(settings, embedder),
+        path=str(settings.store_dir),
+        url=settings.resolved_chroma_url(),
+    )
+    if check:
+        store.check_identity()
+    return store
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:80] or "document"
+
+
+def sources_from_paths(paths: list[Path]) -> tuple[list[Source], list[tuple[str, str]]]:
+    """Files and folders (recursively) -> Sources; unsupported files are reported, not fatal."""
+    sources: list[Source] = []
+    skipped: list[tuple[str, str]] = []
+    for p in paths:
+        if not p.exists():
+            skipped.append((str(p), "does not exist"))
+            continue
+        files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
+        for f in files:
+            if f.name.startswith("."):
+                continue
+            if f.suffix.lower() not in EXTENSIONS:
+                skipped.append((str(f), f"unsupported type '{f.suffix or '(none)'}'"))
+                continue
+            title = f.stem.replace("_", " ").replace("-", " ").strip() or f.name
+            sources.append(Source(doc_id=slug(f.stem), title=title, path=f.resolve()))
+    return sources, skipped
+
+
+def ingest(
+    settings: Settings,
+    sources: list[Source] | None = None,
+    rebuild: bool = False,
+    progress: bool = True,
+    on_progress: ProgressFn | None = None,
+) -> IngestReport:
+    """Index `sources` (default: the shipped corpus). Unchanged documents are skipped; a document
+    that fails to load is reported and the rest of the batch still goes in."""
+    started = time.perf_counter()
+    embedder = get_embedder(settings.embedder)
+    store = open_store(settings, embedder, check=not rebuild)
+    if rebuild:
+        store.reset()
+    report = IngestReport()
+    report.swept = store.sweep_orphans()
+    if sources is None:
+        sources = load_manifest(settings.corpus_manifest).documents
+    records = store.doc_records()
+    max_bytes = int(settings.max_file_mb * 1_000_000)
+    bar = tqdm(sources, desc="indexing", unit="doc", disable=not progress, file=sys.stderr)
+    for i, source in enumerate(bar):
+        name = source.path.name if source.path else source.doc_id
+        bar.set_postfix_str(name[:30])
+        if on_progress:
+            on_progress(i / max(1, len(sources)), f"indexing {name}")
+        try:
+            assert source.path is not None
+            verify_source(source)
+            sha = source.sha256 or sha256_file(source.path)
+            existing = records.get(source.doc_id)
+            if existing and existing.sha256 == sha:
+                report.unchanged.append(source.doc_id)
+                continue
+            blocks = load_blocks(source.path, source.format, max_bytes=max_bytes)
+            chunks = chunk_blocks(
+                source.doc_id, blocks, embedder.count_tokens,
+                settings.chunk_tokens, settings.chunk_overlap_tokens, title=source.title,
+            )
+            texts = [c.embed_text(source.title) for c in chunks]
+            vectors = embedder.embed(texts)
+            store.put_document(source.doc_id, sha, source.metadata(), chunks, texts, vectors)
+            (report.updated if existing else report.added).append(source.doc_id)
+            report.chunks += len(chunks)
+        except (IngestError, CorpusError) as e:
+            reason = e.message + (f" ({e.hint})" if e.hint else "")
+            log.warning("skipped %s: %s", name, reason)
+            report.failed.append((name, reason))
+    store.stamp_identity()
+    report.seconds = time.perf_counter() - started
+    if on_progress:
+        on_progress(1.0, report.summary())
+    return report

@@ -1,0 +1,160 @@
+"""Hybrid retrieval: BM25 and vector search, fused by reciprocal rank, diversified per document.
+
+BM25 and the chunk table stay in memory and are rebuilt only when the store's corpus changes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from assistant.embeddings import Embedder
+from assistant.retrieve.fusion import diversify, rrf
+from assistant.retrieve.text import tokens
+from assistant.settings import Settings
+from assistant.store import StoredChunk, Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Passage:
+    chunk_id: str
+    doc_id: str
+    title: str
+    url: str
+    publisher: str
+    date: str
+    locator: str
+    heading: str
+    text: str
+    score: float
+    similarity: float
+    start: int = 0
+    end: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Retrieval:
+    query: str
+    passages: list[Passage]
+    best_similarity: float
+    ms: float = 0.0
+    candidates: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass
+class _Index:
+    corpus_hash: str
+    chunks: dict[str, StoredChunk]
+    order: list[str]
+    bm25: Any
+    doc_meta: dict[str, dict[str, str]]
+
+
+class HybridRetriever:
+    def __init__(self, store: Store, embedder: Embedder, settings: Settings) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.settings = settings
+        self._index: _Index | None = None
+        self._lock = threading.Lock()
+
+    def _current(self) -> _Index:
+        corpus_hash = self.store.corpus_hash()
+        with self._lock:
+            if self._index is None or self._index.corpus_hash != corpus_hash:
+                self._index = self._build(corpus_hash)
+            return self._index
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._index = None
+
+    def _build(self, corpus_hash: str) -> _Index:
+        import bm25s
+
+        started = time.perf_counter()
+        chunks = self.store.all_chunks()
+        order = [c.chunk_id for c in chunks]
+        bm25 = None
+        if chunks:
+            bm25 = bm25s.BM25()
+            bm25.index([tokens(c.embed_text or c.text) or ["_"] for c in chunks],
+                       show_progress=False)
+        doc_meta = {r.doc_id: r.meta for r in self.store.doc_records().values()}
+        log.info("BM25 over %d chunks built in %.0f ms", len(chunks),
+                 (time.perf_counter() - started) * 1000)
+        return _Index(corpus_hash, {c.chunk_id: c for c in chunks}, order, bm25, doc_meta)
+
+    def bm25_search(self, index: _Index, query: str, n: int) -> list[str]:
+        q = tokens(query)
+        if not q or index.bm25 is None:
+            return []
+        ids, scores = index.bm25.retrieve([q], k=min(n, len(index.order)), show_progress=False)
+        return [index.order[i] for i, s in zip(ids[0], scores[0], strict=True) if s > 0]
+
+    def retrieve(self, query: str, top_k: int | None = None, hybrid: bool | None = None) -> Retrieval:
+        started = time.perf_counter()
+        s = self.settings
+        top_k = top_k or s.top_k
+        hybrid = s.hybrid if hybrid is None else hybrid
+        index = self._current()
+        if not index.chunks:
+            return Retrieval(query, [], -1.0, 0.0)
+        qvec = self.embedder.embed_query(query)
+        vec_hits = [(cid, sim) for cid, sim in self.store.vector_search(qvec, s.candidates)
+                    if cid in index.chunks]
+        similarity = dict(vec_hits)
+        rankings: list[tuple[list[str], float]] = [([cid for cid, _ in vec_hits], 1.0)]
+        bm25_ids: list[str] = []
+        if hybrid:
+            bm25_ids = self.bm25_search(index, query, s.candidates)
+            rankings.append((bm25_ids, s.bm25_weight))
+        fused = rrf(rankings, k=s.rrf_k)
+        doc_of = {cid: index.chunks[cid].doc_id for cid, _ in fused}
+        picked = diversify(fused, doc_of, top_k, s.max_per_doc)
+        missing = [cid for cid, _ in picked if cid not in similarity]
+        if missing:
+            similarity.update(self._similarities(qvec, [index.chunks[c] for c in missing]))
+        passages = [self._passage(index, cid, score, similarity[cid]) for cid, score in picked]
+        best = max((sim for _, sim in vec_hits), default=-1.0)
+        return Retrieval(
+            query=query,
+            passages=passages,
+            best_similarity=best,
+            ms=(time.perf_counter() - started) * 1000,
+            candidates={"vector": [c for c, _ in vec_hits], "bm25": bm25_ids},
+        )
+
+    def _similarities(self, qvec: list[float], chunks: list[StoredChunk]) -> dict[str, float]:
+        vectors = np.asarray(self.embedder.embed([c.embed_text or c.text for c in chunks]))
+        sims = vectors @ np.asarray(qvec)
+        return {c.chunk_id: float(v) for c, v in zip(chunks, sims, strict=True)}
+
+    def _passage(self, index: _Index, cid: str, score: float, sim: float) -> Passage:
+        c = index.chunks[cid]
+        meta = index.doc_meta.get(c.doc_id, {})
+        return Passage(
+            chunk_id=cid,
+            doc_id=c.doc_id,
+            title=meta.get("title", c.doc_id),
+            url=meta.get("url", ""),
+            publisher=meta.get("publisher", ""),
+            date=meta.get("date", ""),
+            locator=str(c.metadata.get("locator", "")),
+            heading=str(c.metadata.get("heading", "")),
+            text=c.text,
+            score=round(score, 6),
+            similarity=round(sim, 4),
+            start=int(c.metadata.get("start", 0)),
+            end=int(c.metadata.get("end", 0)),
+        )

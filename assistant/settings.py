@@ -1,0 +1,176 @@
+"""One typed settings object, built once by the entry point and passed in.
+
+Precedence: defaults < settings file (TOML) < ASSISTANT_* environment < CLI flags.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from assistant.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "article-assistant"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", extra="forbid")
+
+    data_dir: Path = Field(
+        default_factory=_default_data_dir,
+        description="Where the vector store, assembled models and chat history live (outside git).",
+    )
+    corpus_manifest: Path = Field(
+        default=REPO_ROOT / "index" / "sources.toml",
+        description="The manifest of the shipped corpus (doc ids, metadata, files, sha256).",
+    )
+    prompts_dir: Path = Field(
+        default=REPO_ROOT / "prompts", description="Folder of prompt templates, loaded by name."
+    )
+    collection: str = Field(default="default", description="Name of the corpus collection to use.")
+    chroma_url: str | None = Field(
+        default=None,
+        description="Use a Chroma server (http://host:port) instead of the embedded store. "
+        "CHROMA_HOST/CHROMA_PORT are honoured too.",
+    )
+    embedder: Literal["minilm"] = Field(
+        default="minilm", description="Embedding model; the bundled all-MiniLM-L6-v2 runs offline."
+    )
+    chunk_tokens: int = Field(
+        default=180,
+        ge=32,
+        le=250,
+        description="Target chunk size in the embedder's word pieces; MiniLM reads at most 256.",
+    )
+    chunk_overlap_tokens: int = Field(
+        default=30, ge=0, le=120, description="Word pieces repeated between neighbouring chunks."
+    )
+    model: str = Field(
+        default="llamacpp:qwen2.5-coder-0.5b",
+        description="Model spec: llamacpp:<catalog-name|path.gguf>, ollama:<model>, "
+        "openai:<base-url>#<model>.",
+    )
+    ollama_host: str = Field(
+        default_factory=lambda: os.environ.get("OLLAMA_HOST", "http://127.0.0.1:11434"),
+        description="Ollama server address (OLLAMA_HOST).",
+    )
+    openai_api_key: str = Field(
+        default_factory=lambda: os.environ.get("OPENAI_API_KEY", "not-needed"),
+        description="API key sent to OpenAI-compatible servers (OPENAI_API_KEY); never logged.",
+    )
+    openai_endpoints: list[str] = Field(
+        default_factory=list,
+        description="OpenAI-compatible endpoints offered in the UI's model picker "
+        "(each 'openai:<base-url>#<model>').",
+    )
+    top_k: int = Field(default=5, ge=1, le=20, description="Passages given to the model.")
+    candidates: int = Field(
+        default=30, ge=5, le=200, description="Candidates taken from each of BM25 and vectors."
+    )
+    hybrid: bool = Field(default=True, description="Fuse BM25 with vector search (else vectors).")
+    rrf_k: int = Field(default=60, ge=1, description="Reciprocal rank fusion constant.")
+    bm25_weight: float = Field(default=1.0, ge=0.0, description="Weight of BM25 ranks in fusion.")
+    max_per_doc: int = Field(
+        default=3, ge=1, description="At most this many passages from one document in the top-k."
+    )
+    min_relevance: float = Field(
+        default=0.30,
+        ge=-1.0,
+        le=1.0,
+        description="Abstain without asking the model when the best passage's cosine similarity "
+        "to the question is below this (tuned on eval/questions.jsonl).",
+    )
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="Sampling temperature.")
+    max_answer_tokens: int = Field(default=160, ge=16, le=2048, description="Answer length cap.")
+    context_window: int = Field(
+        default=2048, ge=512, description="Context the model is loaded with (n_ctx / num_ctx)."
+    )
+    prompt_budget_tokens: int = Field(
+        default=1100,
+        ge=200,
+        description="Most prompt tokens per answer; passages are trimmed by rank to fit.",
+    )
+    threads: int = Field(
+        default_factory=lambda: max(1, os.cpu_count() or 1),
+        description="CPU threads for llama.cpp.",
+    )
+    request_timeout_s: float = Field(
+        default=120.0, gt=0, description="Timeout for remote model servers."
+    )
+    max_question_chars: int = Field(
+        default=4000, ge=10, description="Longest question accepted, in characters."
+    )
+    max_file_mb: float = Field(default=25.0, gt=0, description="Largest file ingested, in MB.")
+    rewrite_followups: Literal["history", "llm", "off"] = Field(
+        default="history",
+        description="How follow-ups become a standalone search query: prepend the previous "
+        "question ('history', instant), ask the model ('llm'), or not at all.",
+    )
+
+    @field_validator("chroma_url")
+    @classmethod
+    def _chroma_url(cls, v: str | None) -> str | None:
+        if v and not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return v
+
+    @property
+    def store_dir(self) -> Path:
+        return self.data_dir / "store"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def history_db(self) -> Path:
+        return self.data_dir / "conversations.sqlite3"
+
+    def resolved_chroma_url(self) -> str | None:
+        if self.chroma_url:
+            return self.chroma_url
+        host = os.environ.get("CHROMA_HOST")
+        if host:
+            port = os.environ.get("CHROMA_PORT", "8000")
+            return host if host.startswith("http") else f"http://{host}:{port}"
+        return None
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Defaults < TOML file < ASSISTANT_* env < overrides (CLI flags; None means 'not given')."""
+    file_values: dict[str, Any] = {}
+    path = config_file or (
+        Path(os.environ["ASSISTANT_CONFIG"]) if os.environ.get("ASSISTANT_CONFIG") else None
+    )
+    if path is not None:
+        try:
+            file_values = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as e:
+            raise ConfigError(f"Settings file {path} not found", "check --config") from e
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"Settings file {path} is not valid TOML: {e}") from e
+    env_values: dict[str, Any] = {}
+    for name, field in Settings.model_fields.items():
+        raw = os.environ.get(f"ASSISTANT_{name.upper()}")
+        if raw is not None:
+            is_list = "list" in str(field.annotation)
+            env_values[name] = [p.strip() for p in raw.split(",") if p.strip()] if is_list else raw
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        # Env and flags win over the file; validation reports every bad field at once.
+        return Settings.model_validate({**file_values, **env_values, **given})
+    except ValidationError as e:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors()
+        )
+        raise ConfigError(f"Invalid settings: {problems}", "fix the values named above") from e

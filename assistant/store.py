@@ -1,0 +1,256 @@
+"""The vector store: Chroma, embedded (PersistentClient in the data directory) or a server.
+
+Two Chroma collections per corpus collection: `<name>-chunks` holds passages and vectors;
+`<name>-docs` holds one entry per document (sha256, version, metadata). A document is replaced by
+writing its new chunks under a new version first, then pointing its entry at that version, then
+deleting the old chunks: a process killed at any step leaves the previous version answering, and
+the next ingest sweeps away whatever the kill left behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+from assistant.errors import StoreMismatch, StoreUnavailable
+from assistant.ingest.chunking import Chunk
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    chunk_id: str
+    doc_id: str
+    text: str
+    embed_text: str
+    metadata: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class DocRecord:
+    doc_id: str
+    version: str
+    sha256: str
+    chunks: int
+    indexed_at: float
+    meta: dict[str, str]
+
+
+def _wrap(e: Exception, where: str) -> StoreUnavailable:
+    return StoreUnavailable(
+        f"The Chroma store at {where} failed ({type(e).__name__}: {str(e)[:200]})",
+        "if it is a Chroma server, check that `chroma run` is up; else check the data directory",
+    )
+
+
+class Store:
+    def __init__(
+        self,
+        collection: str,
+        identity: dict[str, str],
+        path: str | None = None,
+        url: str | None = None,
+    ) -> None:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        self.where = url or str(path)
+        self.identity = identity
+        chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+        try:
+            if url:
+                parsed = urlparse(url)
+                self.client: Any = chromadb.HttpClient(
+                    host=parsed.hostname or "127.0.0.1",
+                    port=parsed.port or 8000,
+                    ssl=parsed.scheme == "https",
+                    settings=chroma_settings,
+                )
+                self.client.heartbeat()
+            else:
+                self.client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+            safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in collection)
+            self.name = safe
+            self.chunks = self.client.get_or_create_collection(f"{safe}-chunks")
+            self.docs = self.client.get_or_create_collection(f"{safe}-docs")
+        except Exception as e:
+            raise _wrap(e, self.where) from e
+
+    # -- identity: embedder and chunking a store was built with ---------------------------------
+
+    def built_with(self) -> dict[str, str] | None:
+        meta = self.chunks.metadata or {}
+        raw = meta.get("identity")
+        return json.loads(raw) if isinstance(raw, str) else None
+
+    def check_identity(self) -> None:
+        built = self.built_with()
+        if built is None or self.count() == 0:
+            return
+        if built != self.identity:
+            diffs = ", ".join(
+                f"{k}: store has {built.get(k)!r}, settings want {v!r}"
+                for k, v in self.identity.items()
+                if built.get(k) != v
+            )
+            raise StoreMismatch(
+                f"The store '{self.name}' at {self.where} was built differently ({diffs})",
+                "rebuild it with `assistant ingest --rebuild` (or restore the old settings)",
+            )
+
+    def stamp_identity(self) -> None:
+        meta = {"identity": json.dumps(self.identity, sort_keys=True), "format": FORMAT_VERSION}
+        self._call(lambda: self.chunks.modify(metadata=meta))
+
+    # -- documents --------------------------------------------------------------------------------
+
+    def doc_records(self) -> dict[str, DocRecord]:
+        got = self._call(lambda: self.docs.get(include=["metadatas"]))
+        out = {}
+        for doc_id, meta in zip(got["ids"], got["metadatas"] or [], strict=False):
+            meta = dict(meta or {})
+            out[doc_id] = DocRecord(
+                doc_id=doc_id,
+                version=str(meta.pop("_version", "")),
+                sha256=str(meta.pop("_sha256", "")),
+                chunks=int(meta.pop("_chunks", 0)),
+                indexed_at=float(meta.pop("_indexed_at", 0.0)),
+                meta={k: str(v) for k, v in meta.items()},
+            )
+        return out
+
+    def corpus_hash(self) -> str:
+        records = sorted((r.doc_id, r.version) for r in self.doc_records().values())
+        return hashlib.sha256(json.dumps(records).encode()).hexdigest()[:16]
+
+    def count(self) -> int:
+        return int(self._call(self.chunks.count))
+
+    def put_document(
+        self,
+        doc_id: str,
+        sha256: str,
+        meta: dict[str, str],
+        chunks: list[Chunk],
+        embed_texts: list[str],
+        vectors: list[list[float]],
+    ) -> DocRecord:
+        """Write a document's chunks as a new version, then switch to it, then drop the old."""
+        version = sha256[:12]
+        old = self.doc_records().get(doc_id)
+        ids = [f"{doc_id}@{version}:{i:05d}" for i in range(len(chunks))]
+        metadatas = [
+            {
+                "doc_id": doc_id,
+                "version": version,
+                "locator": c.locator,
+                "heading": c.heading,
+                "start": c.start,
+                "end": c.end,
+                "embed_text": e,
+            }
+            for c, e in zip(chunks, embed_texts, strict=True)
+        ]
+        for start in range(0, len(ids), 2000):
+            end = start + 2000
+            self._call(
+                lambda s=start, e=end: self.chunks.upsert(  # type: ignore[misc]
+                    ids=ids[s:e],
+                    documents=[c.text for c in chunks[s:e]],
+                    embeddings=vectors[s:e],
+                    metadatas=metadatas[s:e],
+                )
+            )
+        record_meta: dict[str, Any] = {
+            **{k: v for k, v in meta.items() if v},
+            "_version": version,
+            "_sha256": sha256,
+            "_chunks": len(chunks),
+            "_indexed_at": time.time(),
+        }
+        self._call(
+            lambda: self.docs.upsert(ids=[doc_id], embeddings=[[0.0]], metadatas=[record_meta])
+        )
+        if old and old.version != version:
+            self._call(lambda: self.chunks.delete(where={"$and": [
+                {"doc_id": doc_id}, {"version": old.version}]}))
+        return self.doc_records()[doc_id]
+
+    def remove_document(self, doc_id: str) -> bool:
+        if doc_id not in self.doc_records():
+            return False
+        self._call(lambda: self.docs.delete(ids=[doc_id]))
+        self._call(lambda: self.chunks.delete(where={"doc_id": doc_id}))
+        return True
+
+    def sweep_orphans(self) -> int:
+        """Delete chunks no document entry points at (left by an interrupted ingest)."""
+        current = {(r.doc_id, r.version) for r in self.doc_records().values()}
+        got = self._call(lambda: self.chunks.get(include=["metadatas"]))
+        stale = [
+            cid for cid, m in zip(got["ids"], got["metadatas"] or [], strict=False)
+            if (str((m or {}).get("doc_id")), str((m or {}).get("version"))) not in current
+        ]
+        for start in range(0, len(stale), 2000):
+            self._call(lambda s=start: self.chunks.delete(ids=stale[s : s + 2000]))  # type: ignore[misc]
+        return len(stale)
+
+    def reset(self) -> None:
+        for name in (f"{self.name}-chunks", f"{self.name}-docs"):
+            try:
+                self.client.delete_collection(name)
+            except Exception:  # absent already: nothing to reset
+                log.debug("collection %s absent", name)
+        self.chunks = self.client.get_or_create_collection(f"{self.name}-chunks")
+        self.docs = self.client.get_or_create_collection(f"{self.name}-docs")
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def all_chunks(self) -> list[StoredChunk]:
+        current = {r.doc_id: r.version for r in self.doc_records().values()}
+        got = self._call(lambda: self.chunks.get(include=["documents", "metadatas"]))
+        out = []
+        for cid, text, meta in zip(
+            got["ids"], got["documents"] or [], got["metadatas"] or [], strict=False
+        ):
+            meta = dict(meta or {})
+            if current.get(str(meta.get("doc_id"))) != meta.get("version"):
+                continue
+            out.append(
+                StoredChunk(cid, str(meta["doc_id"]), text or "", str(meta.pop("embed_text", "")),
+                            meta)
+            )
+        out.sort(key=lambda c: c.chunk_id)
+        return out
+
+    def vector_search(self, vector: list[float], n: int) -> list[tuple[str, float]]:
+        """(chunk id, cosine similarity) best first. Vectors are unit length, so Chroma's squared
+        L2 distance d gives cosine = 1 - d / 2."""
+        total = self.count()
+        if total == 0:
+            return []
+        got = self._call(
+            lambda: self.chunks.query(
+                query_embeddings=[vector], n_results=min(n, total), include=["distances"]
+            )
+        )
+        return [
+            (cid, 1.0 - float(d) / 2.0)
+            for cid, d in zip(got["ids"][0], got["distances"][0], strict=False)
+        ]
+
+    def _call(self, fn: Any) -> Any:
+        try:
+            return fn()
+        except (StoreMismatch, StoreUnavailable):
+            raise
+        except Exception as e:
+            raise _wrap(e, self.where) from e
