@@ -8,10 +8,15 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 from assistant.errors import ConfigError
 
@@ -24,7 +29,7 @@ def _default_data_dir() -> Path:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", extra="forbid")
+    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", extra="forbid", enable_decoding=False)
 
     data_dir: Path = Field(
         default_factory=_default_data_dir,
@@ -117,6 +122,34 @@ class Settings(BaseSettings):
         "question ('history', instant), ask the model ('llm'), or not at all.",
     )
 
+    @field_validator("openai_endpoints", mode="before")
+    @classmethod
+    def _endpoints(cls, v: Any) -> Any:
+        # From the environment a comma-separated list reads more naturally than JSON.
+        if isinstance(v, str):
+            return [p.strip() for p in v.split(",") if p.strip()]
+        return v
+
+    def __init__(self, _toml_file: Path | None = None, **values: Any) -> None:
+        type(self)._toml_path = _toml_file
+        super().__init__(**values)
+
+    _toml_path: ClassVar[Path | None] = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if cls._toml_path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=cls._toml_path))
+        return tuple(sources)
+
     @field_validator("chroma_url")
     @classmethod
     def _chroma_url(cls, v: str | None) -> str | None:
@@ -148,27 +181,19 @@ class Settings(BaseSettings):
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Defaults < TOML file < ASSISTANT_* env < overrides (CLI flags; None means 'not given')."""
-    file_values: dict[str, Any] = {}
     path = config_file or (
         Path(os.environ["ASSISTANT_CONFIG"]) if os.environ.get("ASSISTANT_CONFIG") else None
     )
     if path is not None:
         try:
-            file_values = tomllib.loads(path.read_text(encoding="utf-8"))
+            tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError as e:
             raise ConfigError(f"Settings file {path} not found", "check --config") from e
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"Settings file {path} is not valid TOML: {e}") from e
-    env_values: dict[str, Any] = {}
-    for name, field in Settings.model_fields.items():
-        raw = os.environ.get(f"ASSISTANT_{name.upper()}")
-        if raw is not None:
-            is_list = "list" in str(field.annotation)
-            env_values[name] = [p.strip() for p in raw.split(",") if p.strip()] if is_list else raw
     given = {k: v for k, v in overrides.items() if v is not None}
     try:
-        # Env and flags win over the file; validation reports every bad field at once.
-        return Settings.model_validate({**file_values, **env_values, **given})
+        return Settings(_toml_file=path, **given)  # type: ignore[call-arg]
     except ValidationError as e:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors()

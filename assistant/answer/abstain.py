@@ -40,5 +40,4 @@ def model_declined(answer: str) -> bool:
 
 def unsupported(sentences: list[Sentence]) -> bool:
     """Every sentence failed the support check: the model answered from its own memory."""
-    judged = [s for s in sentences if s.support < 1.0 or not s.supported]
-    return bool(judged) and not any(s.supported for s in judged)
+    return bool(sentences) and not any(s.supported for s in sentences)

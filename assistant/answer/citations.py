@@ -47,12 +47,22 @@ def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE.split(text) if s and s.strip()]
 
 
+def _is_number(word: str) -> bool:
+    return word[:1].isdigit()
+
+
 def support(sentence: str, passage: str) -> float:
-    """Share of the sentence's content words found in the passage (1.0 for no content words)."""
+    """Share of the sentence's content words found in the passage (1.0 for no content words).
+
+    A number the passage does not contain counts double: invented figures (a revenue, an age)
+    are the commonest way a small model answers from memory instead of the documents.
+    """
     words = set(tokens(strip_markers(sentence)))
     if not words:
         return 1.0
-    return len(words & set(tokens(passage))) / len(words)
+    found = set(tokens(passage))
+    weight = {w: 2.0 if _is_number(w) else 1.0 for w in words}
+    return sum(weight[w] for w in words if w in found) / sum(weight.values())
 
 
 def check_sentences(

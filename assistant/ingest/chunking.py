@@ -136,8 +136,9 @@ def chunk_blocks(
         used = sum(count(u.text) for u in carry)
 
     for unit in _units(blocks, offsets):
-        prefix = count(" — ".join(x for x in (title, unit.heading or unit.locator) if x)) + 2
-        budget = max(16, chunk_tokens - prefix)
+        context = " — ".join(x for x in (title, unit.heading or unit.locator) if x)
+        prefix = count(context) + 1 if context else 0
+        budget = max(chunk_tokens // 2, chunk_tokens - prefix)
         if current and unit.heading != current[0].heading:
             flush(keep_overlap=False)
         n = count(unit.text)

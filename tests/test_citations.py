@@ -1,0 +1,71 @@
+from assistant.answer import abstain
+from assistant.answer.citations import (
+    check_sentences,
+    cited_numbers,
+    markers,
+    render,
+    split_sentences,
+    support,
+)
+
+PASSAGES = [
+    "Meta Platforms CEO Mark Zuckerberg and Spotify CEO Daniel Ek have joined forces.",
+    "If the monthly active users is greater than 700 million, you must request a license "
+    "from Meta.",
+]
+
+
+def test_markers_and_sentence_split():
+    assert markers("A [1]. B [2, 3] and [1].") == [1, 2, 3]
+    assert split_sentences("Ek joined [1]. He runs Spotify [1].") == [
+        "Ek joined [1].", "He runs Spotify [1]."]
+    assert split_sentences("Ek joined. [1] Next one.") == ["Ek joined [1].", "Next one."]
+
+
+def test_support_counts_content_words_and_penalises_invented_numbers():
+    assert support("Daniel Ek joined", PASSAGES[0]) == 1.0
+    # spotify found; revenue, 2023 (x2), billion missing -> 1 / 5
+    assert support("Spotify revenue 2023 billion", PASSAGES[0]) == 1 / 5
+
+
+def test_supported_sentence_keeps_its_marker():
+    [s] = check_sentences("Spotify CEO Daniel Ek joined Zuckerberg [1].", PASSAGES)
+    assert (s.cited, s.supported, s.moved_from) == ([1], True, [])
+
+
+def test_wrong_marker_is_moved_to_the_supporting_passage():
+    [s] = check_sentences("Above 700 million monthly active users you must request a license [1].",
+                          PASSAGES)
+    assert (s.cited, s.supported, s.moved_from) == ([2], True, [1])
+
+
+def test_marker_pointing_at_nothing_is_removed():
+    [s] = check_sentences("Daniel Ek joined forces with Zuckerberg [7].", PASSAGES)
+    assert s.cited == [1]
+    assert render([s]) == "Daniel Ek joined forces with Zuckerberg [1]."
+
+
+def test_unsupported_sentence_is_flagged_and_answer_judged_unsupported():
+    sentences = check_sentences("Spotify earned 13 billion euros in revenue in 2023 [1].", PASSAGES)
+    assert [s.supported for s in sentences] == [False]
+    assert abstain.unsupported(sentences)
+    assert cited_numbers(sentences) == [1]
+
+
+def test_mixed_answer_is_not_an_abstention():
+    sentences = check_sentences(
+        "Daniel Ek joined Zuckerberg [1]. Spotify earned 13 billion in 2023.", PASSAGES)
+    assert [s.supported for s in sentences] == [True, False]
+    assert not abstain.unsupported(sentences)
+
+
+def test_model_declines_only_at_the_start():
+    assert abstain.model_declined("The documents do not say.")
+    assert abstain.model_declined("The passages do not mention Spotify's revenue.")
+    assert not abstain.model_declined(
+        "Daniel Ek joined him [1]. " + "x " * 100 + "The documents do not say more.")
+
+
+def test_retrieval_threshold():
+    assert abstain.retrieval_says_nothing(0.15, 0.3)
+    assert not abstain.retrieval_says_nothing(0.31, 0.3)

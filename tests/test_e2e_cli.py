@@ -1,0 +1,96 @@
+"""End to end through the CLI: the real store, the real MiniLM and the real SmolLM2 model."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TEST_MODEL
+
+pytestmark = pytest.mark.slow
+
+CONTRACT_KEYS = {"question", "answer", "abstained", "model", "citations", "retrieved", "timings"}
+
+
+def assistant(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "assistant.cli", *args, "--data-dir", str(data_dir)],
+        capture_output=True, text=True, timeout=600,
+    )
+
+
+def ask(question: str, data_dir: Path, *extra: str) -> dict:
+    run = assistant("ask", question, "--json", "--model", TEST_MODEL, *extra, data_dir=data_dir)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.strip().splitlines()
+    assert len(lines) == 1, "stdout must hold exactly one JSON object"
+    return json.loads(lines[0])
+
+
+def check_contract(out: dict) -> None:
+    assert CONTRACT_KEYS <= out.keys()
+    assert set(out["timings"]) >= {"retrieve_ms", "first_token_ms", "total_ms", "tokens_per_s"}
+    for c in out["citations"]:
+        assert {"n", "doc_id", "title", "url", "text", "score"} <= c.keys()
+    for r in out["retrieved"]:
+        assert {"doc_id", "chunk_id", "score"} <= r.keys()
+    assert out["model"] == TEST_MODEL
+
+
+def test_who_joined_zuckerberg_retrieves_the_short_article(corpus_data_dir):
+    out = ask("Which CEO joined Mark Zuckerberg in the joint statement on EU AI rules?",
+              corpus_data_dir)
+    check_contract(out)
+    assert "etcentric-meta-spotify-statement" in [r["doc_id"] for r in out["retrieved"]]
+    cited = {c["doc_id"] for c in out["citations"]}
+    assert cited <= {r["doc_id"] for r in out["retrieved"]}
+    if not out["abstained"]:
+        assert out["citations"], "an answer that is not an abstention cites its passages"
+
+
+def test_700_million_clause_is_found_in_the_license(corpus_data_dir):
+    out = ask("What must a company with more than 700 million monthly active users do to use "
+              "Llama 3.1?", corpus_data_dir)
+    check_contract(out)
+    assert out["retrieved"][0]["doc_id"] == "llama-3.1-community-license"
+
+
+def test_off_corpus_question_abstains(corpus_data_dir):
+    out = ask("What is the capital of Australia?", corpus_data_dir)
+    check_contract(out)
+    assert out["abstained"] is True
+    assert out["citations"] == []
+
+
+def test_followup_is_searched_with_its_history(corpus_data_dir, tmp_path):
+    history = tmp_path / "history.json"
+    history.write_text(json.dumps([
+        {"role": "user", "content": "What does the Llama 3.1 license say about 700 million "
+                                    "monthly active users?"},
+        {"role": "assistant", "content": "Such licensees must request a license from Meta [1]."},
+    ]))
+    out = ask("Under which state's law is it governed?", corpus_data_dir, "--history", str(history))
+    assert "700 million" in out["standalone_query"]
+    assert "llama-3.1-community-license" in [r["doc_id"] for r in out["retrieved"]]
+
+
+def test_bad_input_gets_a_message_not_a_traceback(corpus_data_dir, tmp_path):
+    run = assistant("ask", "   ", "--model", TEST_MODEL, data_dir=corpus_data_dir)
+    assert run.returncode == 2 and "The question is empty" in run.stderr
+    assert "Traceback" not in run.stderr
+    run = assistant("ask", "x" * 100_000, "--model", TEST_MODEL, data_dir=corpus_data_dir)
+    assert run.returncode == 2 and "limit is 4,000" in run.stderr
+    run = assistant("ask", "hi", "--model", "llamacpp:qwen2.5-coder-1.5b",
+                    data_dir=tmp_path / "fresh")
+    assert run.returncode == 3 and "Traceback" not in run.stderr
+    assert "assistant models pull qwen2.5-coder-1.5b" in run.stderr
+
+
+def test_second_ingest_skips_unchanged_documents(corpus_data_dir):
+    run = assistant("ingest", data_dir=corpus_data_dir)
+    assert run.returncode == 0, run.stderr
+    assert "0 added, 0 updated, 6 unchanged" in run.stdout
