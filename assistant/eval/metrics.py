@@ -1,0 +1,147 @@
+"""Evaluation metrics: pure functions of plain result records (dicts as written to results-*.jsonl).
+
+A metric without a denominator (no answerable question, no answer with citations, ...) is None,
+never 0: "not measured" and "always wrong" must not look alike in a report.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from assistant.answer.abstain import NO_EVIDENCE
+
+Record = Mapping[str, Any]
+
+# Per-question values stored in each result record; the summary aggregates these.
+QUESTION_METRICS = (
+    "correct", "citation_hit", "citation_precision", "retrieval_hit", "reciprocal_rank",
+    "model_ran",
+)
+SUMMARY_METRICS = (
+    "accuracy", "citation_hit", "citation_precision", "hit_at_k", "mrr",
+    "abstention_accuracy", "false_abstention_rate",
+    "first_token_ms_p50", "first_token_ms_p95", "total_ms_p50", "total_ms_p95",
+    "prompt_tokens_p50",
+)
+
+
+def matches(answer: str, must_include: Sequence[Sequence[str]]) -> bool:
+    """Every group has at least one of its strings in the answer (case-insensitive substring)."""
+    text = answer.casefold()
+    return all(any(s.casefold() in text for s in group) for group in must_include)
+
+
+def is_correct(
+    answer: str, abstained: bool, answerable: bool, must_include: Sequence[Sequence[str]]
+) -> bool:
+    # For an unanswerable question the right behaviour is to abstain; for an answerable one an
+    # abstention is wrong even when the refusal message happens to contain a required string.
+    if not answerable:
+        return abstained
+    return not abstained and matches(answer, must_include)
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def cited_docs(record: Record) -> list[str]:
+    return _unique(c["doc_id"] for c in record.get("citations") or [])
+
+
+def retrieved_docs(record: Record) -> list[str]:
+    """Doc id of each retrieved passage, in rank order (repeats kept: rank is per passage)."""
+    return [p["doc_id"] for p in record.get("retrieved") or []]
+
+
+def reciprocal_rank(retrieved: Sequence[str], gold: Iterable[str]) -> float:
+    gold_set = set(gold)
+    for rank, doc_id in enumerate(retrieved, 1):
+        if doc_id in gold_set:
+            return 1.0 / rank
+    return 0.0
+
+
+def model_ran(record: Record) -> bool:
+    """False when the answer was an abstention decided from retrieval, before any generation."""
+    return not (record.get("abstained") and record.get("abstain_reason") == NO_EVIDENCE)
+
+
+def score(
+    record: Record, must_include: Sequence[Sequence[str]], sources: Sequence[str]
+) -> dict[str, Any]:
+    """Per-question values: bools/floats, or None where the metric does not apply."""
+    answerable = bool(record["answerable"])
+    abstained = bool(record["abstained"])
+    gold = set(sources)
+    out: dict[str, Any] = {
+        "correct": is_correct(record.get("answer") or "", abstained, answerable, must_include),
+        "citation_hit": None,
+        "citation_precision": None,
+        "retrieval_hit": None,
+        "reciprocal_rank": None,
+        "model_ran": model_ran(record),
+    }
+    if answerable and gold:
+        docs = retrieved_docs(record)
+        out["retrieval_hit"] = any(d in gold for d in docs)
+        out["reciprocal_rank"] = reciprocal_rank(docs, gold)
+        if not abstained:
+            cited = cited_docs(record)
+            out["citation_hit"] = any(d in gold for d in cited)
+            if cited:
+                out["citation_precision"] = sum(d in gold for d in cited) / len(cited)
+    return out
+
+
+def mean(values: Iterable[float | bool | None]) -> float | None:
+    present = [float(v) for v in values if v is not None]
+    return sum(present) / len(present) if present else None
+
+
+def percentile(values: Iterable[float | int | None], q: float) -> float | None:
+    """Linear interpolation between closest ranks (numpy's default), q in [0, 100]."""
+    data = sorted(float(v) for v in values if v is not None)
+    if not data:
+        return None
+    pos = (len(data) - 1) * q / 100
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return data[lo] + (data[hi] - data[lo]) * (pos - lo)
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def summarize(records: Sequence[Record]) -> dict[str, Any]:
+    """Aggregate scored records (each carrying the QUESTION_METRICS values from `score`)."""
+    answerable = [r for r in records if r["answerable"]]
+    unanswerable = [r for r in records if not r["answerable"]]
+    ran = [r for r in records if r["model_ran"]]
+    timings = [r.get("timings") or {} for r in ran]
+    return {
+        "questions": len(records),
+        "answerable": len(answerable),
+        "unanswerable": len(unanswerable),
+        "model_ran": len(ran),
+        "k": max((len(r.get("retrieved") or []) for r in records), default=0),
+        "accuracy": _round(mean(r["correct"] for r in answerable), 4),
+        "citation_hit": _round(mean(r["citation_hit"] for r in answerable), 4),
+        "citation_precision": _round(mean(r["citation_precision"] for r in answerable), 4),
+        "hit_at_k": _round(mean(r["retrieval_hit"] for r in answerable), 4),
+        "mrr": _round(mean(r["reciprocal_rank"] for r in answerable), 4),
+        "abstention_accuracy": _round(mean(r["abstained"] for r in unanswerable), 4),
+        "false_abstention_rate": _round(mean(r["abstained"] for r in answerable), 4),
+        "first_token_ms_p50": _round(percentile((t.get("first_token_ms") for t in timings), 50), 1),
+        "first_token_ms_p95": _round(percentile((t.get("first_token_ms") for t in timings), 95), 1),
+        "total_ms_p50": _round(percentile((t.get("total_ms") for t in timings), 50), 1),
+        "total_ms_p95": _round(percentile((t.get("total_ms") for t in timings), 95), 1),
+        "prompt_tokens_p50": _round(percentile((r.get("prompt_tokens") for r in ran), 50), 1),
+    }
+
+
+def summarize_by_kind(records: Sequence[Record]) -> dict[str, dict[str, Any]]:
+    kinds = _unique(r["kind"] for r in records)
+    return {k: summarize([r for r in records if r["kind"] == k]) for k in kinds}

@@ -1,0 +1,310 @@
+"""Eval reports: the plain-text summary table, report.md, and a self-contained report.html with
+its charts inlined (also written as PNG files beside it)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import re
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from assistant.eval.questions import Question
+
+Records = Mapping[str, Sequence[Mapping[str, Any]]]
+
+
+def pct(v: float | None) -> str:
+    return "-" if v is None else f"{v * 100:.1f}%"
+
+
+def ms(v: float | None) -> str:
+    return "-" if v is None else f"{v:,.0f}"
+
+
+def num(v: float | None) -> str:
+    return "-" if v is None else f"{v:.3f}"
+
+
+def columns(k: int) -> list[tuple[str, str, Callable[[float | None], str]]]:
+    return [
+        ("accuracy", "accuracy", pct),
+        ("cite hit", "citation_hit", pct),
+        ("cite prec", "citation_precision", pct),
+        (f"hit@{k}", "hit_at_k", pct),
+        ("MRR", "mrr", num),
+        ("abstain acc", "abstention_accuracy", pct),
+        ("false abstain", "false_abstention_rate", pct),
+        ("ttft p50 ms", "first_token_ms_p50", ms),
+        ("total p50 ms", "total_ms_p50", ms),
+        ("prompt tok p50", "prompt_tokens_p50", ms),
+    ]
+
+
+def _k(summary: Mapping[str, Any]) -> int:
+    return max((m["overall"]["k"] for m in summary["models"].values()), default=0)
+
+
+def _rows(summary: Mapping[str, Any], part: str | None = None) -> tuple[list[str], list[list[str]]]:
+    cols = columns(_k(summary))
+    header = ["model"] + [c[0] for c in cols]
+    rows = []
+    for model, data in summary["models"].items():
+        metrics = data["overall"] if part is None else data["by_kind"].get(part)
+        if metrics is not None:
+            rows.append([model] + [fmt(metrics[key]) for _, key, fmt in cols])
+    return header, rows
+
+
+def summary_table(summary: Mapping[str, Any]) -> str:
+    header, rows = _rows(summary)
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        first = cells[0].ljust(widths[0])
+        rest = (c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True))
+        return "  ".join([first, *rest]).rstrip()
+
+    caption = f"{summary['questions']} questions from {summary['question_file']}"
+    return "\n".join([caption, line(header), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+# ---- charts -----------------------------------------------------------------------------------
+
+
+def _bar_chart(
+    title: str, groups: list[str], series: dict[str, list[float | None]], ylabel: str,
+    fmt: Callable[[float | None], str], ylim: float | None = None,
+) -> bytes:
+    # Figure + Agg canvas directly, not pyplot: no global backend state in a process (the UI)
+    # that may also draw elsewhere.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7.5, 4), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    n = max(1, len(series))
+    width = 0.8 / n
+    for i, (name, values) in enumerate(series.items()):
+        xs = [g + (i - (n - 1) / 2) * width for g in range(len(groups))]
+        bars = ax.bar(xs, [v or 0.0 for v in values], width, label=name)
+        ax.bar_label(bars, labels=[fmt(v) if v is not None else "n/a" for v in values],
+                     fontsize=7, padding=2)
+    ax.set_xticks(range(len(groups)), groups)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if ylim is not None:
+        ax.set_ylim(0, ylim)
+    else:
+        ax.margins(y=0.15)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=min(n, 3),
+              frameon=False)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def accuracy_chart(summary: Mapping[str, Any]) -> bytes:
+    keys = [("accuracy", "accuracy"), ("citation hit", "citation_hit"),
+            ("abstention accuracy", "abstention_accuracy")]
+    series = {
+        m: [d["overall"][k] for _, k in keys] for m, d in summary["models"].items()
+    }
+    return _bar_chart("Answer quality", [g for g, _ in keys], series, "share of questions",
+                      pct, ylim=1.15)
+
+
+def latency_chart(summary: Mapping[str, Any]) -> bytes:
+    keys = [("first token p50", "first_token_ms_p50"), ("total p50", "total_ms_p50")]
+    series = {
+        m: [d["overall"][k] for _, k in keys] for m, d in summary["models"].items()
+    }
+    return _bar_chart("Latency (model-generated answers)", [g for g, _ in keys], series, "ms", ms)
+
+
+# ---- markdown ---------------------------------------------------------------------------------
+
+
+def _md(text: str) -> str:
+    # One line, no raw HTML and no table breaks: answers are model output, not trusted markup.
+    text = re.sub(r"\s+", " ", text).strip()
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace("|", "\\|")
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return [
+        "| " + " | ".join(_md(h) for h in header) + " |",
+        "|" + "|".join("---" for _ in header) + "|",
+        *("| " + " | ".join(_md(c) for c in r) + " |" for r in rows),
+    ]
+
+
+def _cites(record: Mapping[str, Any]) -> list[str]:
+    out = []
+    for c in record.get("citations") or []:
+        where = f" ({c['locator']})" if c.get("locator") else ""
+        out.append(f"[{c['n']}] {c['doc_id']}{where}")
+    return out
+
+
+def _mark(record: Mapping[str, Any]) -> str:
+    return "✓" if record["correct"] else "✗"
+
+
+def _kinds(summary: Mapping[str, Any]) -> list[str]:
+    seen: dict[str, None] = {}
+    for data in summary["models"].values():
+        seen.update(dict.fromkeys(data["by_kind"]))
+    return list(seen)
+
+
+def render_markdown(
+    summary: Mapping[str, Any], questions: Sequence[Question], records: Records
+) -> str:
+    lines = [
+        "# Evaluation report",
+        "",
+        f"{summary['questions']} questions from `{summary['question_file']}` "
+        f"(kinds: {', '.join(summary['kinds'])}), {summary['created']}.",
+        "",
+        "## Summary",
+        "",
+        *_md_table(*_rows(summary)),
+        "",
+        "Rates are over answerable questions (abstention accuracy: over unanswerable ones); "
+        "latency and prompt tokens over answers the model generated. `-` means no such question.",
+        "",
+        "![accuracy](accuracy.png) ![latency](latency.png)",
+        "",
+        "## Runs",
+        "",
+        *_md_table(
+            ["model", "embedder", "chunking", "prompt version", "corpus hash"],
+            [[m, s["embedder"], s["chunking"], s["prompt_version"], s["corpus_hash"]]
+             for m, s in ((m, d["stamp"]) for m, d in summary["models"].items())],
+        ),
+        "",
+        "## By kind",
+    ]
+    for kind in _kinds(summary):
+        header, rows = _rows(summary, kind)
+        count = next(iter(summary["models"].values()))["by_kind"].get(kind, {}).get("questions")
+        lines += ["", f"### {kind} ({count} questions)", "", *_md_table(header, rows)]
+    lines += ["", "## Questions"]
+    by_model = {m: {r["id"]: r for r in rs} for m, rs in records.items()}
+    for i, q in enumerate(questions, 1):
+        lines += ["", f"### {i}. `{q.id}` ({q.kind})", "", f"**Question:** {_md(q.question)}"]
+        for turn in q.history:
+            lines.append(f"- *{turn['role']}:* {_md(turn['content'])}")
+        lines += ["", f"**Expected:** {_md(q.expected_answer)}"
+                  + (f" (sources: {', '.join(q.sources)})" if q.sources else ""), ""]
+        for m, recs in by_model.items():
+            r = recs[q.id]
+            extra = f" (abstained: `{r.get('abstain_reason', '')}`)" if r.get("abstained") else ""
+            if r.get("citations"):
+                extra += f" - cites {_md('; '.join(_cites(r)))}"
+            lines.append(f"- **{_md(m)}** {_mark(r)} {_md(r['answer'])}{extra}")
+    return "\n".join(lines) + "\n"
+
+
+# ---- html -------------------------------------------------------------------------------------
+
+_CSS = """
+body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1400px;padding:0 1em;color:#222}
+table{border-collapse:collapse;margin:.5em 0 1.5em}
+th,td{border:1px solid #ccc;padding:.3em .5em;vertical-align:top;text-align:left}
+th{background:#f3f3f3} td.n{text-align:right;font-variant-numeric:tabular-nums}
+.ok{color:#137333;font-weight:bold} .bad{color:#b3261e;font-weight:bold}
+.small{font-size:12px;color:#555} .cites{font-size:12px;color:#444;margin-top:.3em}
+img{max-width:100%;margin-right:1em} code{background:#f3f3f3;padding:0 .2em}
+"""
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _html_table(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(
+            f"<td{' class=n' if i else ''}>{_e(c)}</td>" for i, c in enumerate(r)
+        ) + "</tr>"
+        for r in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _answer_cell(r: Mapping[str, Any]) -> str:
+    mark = f"<span class={'ok' if r['correct'] else 'bad'}>{_mark(r)}</span>"
+    parts = [f"{mark} {_e(r['answer'])}"]
+    if r.get("abstained"):
+        parts.append(f"<div class=small>abstained: {_e(r.get('abstain_reason', ''))}</div>")
+    cites = _cites(r)
+    if cites:
+        parts.append("<div class=cites>" + "<br>".join(_e(c) for c in cites) + "</div>")
+    return "".join(parts)
+
+
+def render_html(
+    summary: Mapping[str, Any], questions: Sequence[Question], records: Records,
+    charts: Mapping[str, bytes],
+) -> str:
+    models = list(summary["models"])
+    out = [
+        "<!doctype html><html lang=en><head><meta charset=utf-8>",
+        "<title>Evaluation report</title>",
+        f"<style>{_CSS}</style></head><body>",
+        "<h1>Evaluation report</h1>",
+        f"<p>{_e(summary['questions'])} questions from <code>{_e(summary['question_file'])}"
+        f"</code> (kinds: {_e(', '.join(summary['kinds']))}), {_e(summary['created'])}.</p>",
+        "<h2>Summary</h2>",
+        _html_table(*_rows(summary)),
+        "<p class=small>Rates are over answerable questions (abstention accuracy: over "
+        "unanswerable ones); latency and prompt tokens over answers the model generated. "
+        "- means no such question.</p>",
+    ]
+    for name, png in charts.items():
+        data = base64.b64encode(png).decode("ascii")
+        out.append(f"<img alt='{_e(name)} chart' src='data:image/png;base64,{data}'>")
+    out += ["<h2>Runs</h2>", _html_table(
+        ["model", "embedder", "chunking", "prompt version", "corpus hash"],
+        [[m, d["stamp"]["embedder"], d["stamp"]["chunking"], d["stamp"]["prompt_version"],
+          d["stamp"]["corpus_hash"]] for m, d in summary["models"].items()],
+    ), "<h2>By kind</h2>"]
+    for kind in _kinds(summary):
+        out += [f"<h3>{_e(kind)}</h3>", _html_table(*_rows(summary, kind))]
+    by_model = {m: {r["id"]: r for r in rs} for m, rs in records.items()}
+    head = "".join(f"<th>{_e(m)}</th>" for m in models)
+    out += ["<h2>Questions</h2>",
+            f"<table><thead><tr><th>#</th><th>question</th><th>expected</th>{head}</tr></thead>"
+            "<tbody>"]
+    for i, q in enumerate(questions, 1):
+        history = "".join(
+            f"<div class=small>{_e(t['role'])}: {_e(t['content'])}</div>" for t in q.history
+        )
+        sources = f"<div class=small>{_e(', '.join(q.sources))}</div>" if q.sources else ""
+        cells = "".join(f"<td>{_answer_cell(by_model[m][q.id])}</td>" for m in models)
+        out.append(
+            f"<tr id='{_e(q.id)}'><td class=n>{i}</td><td>{history}{_e(q.question)}"
+            f"<div class=small>{_e(q.id)} · {_e(q.kind)}</div></td>"
+            f"<td>{_e(q.expected_answer)}{sources}</td>{cells}</tr>"
+        )
+    out.append("</tbody></table></body></html>")
+    return "\n".join(out)
+
+
+def write_reports(
+    out: Path, summary: Mapping[str, Any], questions: Sequence[Question], records: Records
+) -> None:
+    charts = {"accuracy": accuracy_chart(summary), "latency": latency_chart(summary)}
+    for name, png in charts.items():
+        (out / f"{name}.png").write_bytes(png)
+    (out / "report.md").write_text(render_markdown(summary, questions, records), encoding="utf-8")
+    (out / "report.html").write_text(
+        render_html(summary, questions, records, charts), encoding="utf-8"
+    )

@@ -1,0 +1,330 @@
+"""`assistant eval`: answer a question set with one or more models, score, and report.
+
+Fairness: retrieval (with follow-up rewriting) runs once per question and is frozen in
+`retrieval.jsonl`; every model answers from exactly those passages. Results are appended a line
+at a time, so an interrupted run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from tqdm import tqdm
+
+from assistant.answer.generate import AnswerOptions, AnswerResult, generate
+from assistant.chat import ChatService
+from assistant.errors import BadQuestion, ConfigError
+from assistant.eval import report
+from assistant.eval.metrics import score, summarize, summarize_by_kind
+from assistant.eval.questions import KINDS, Question, load_questions, select
+from assistant.models.base import ChatModel, parse_spec
+from assistant.retrieve.hybrid import Passage
+from assistant.settings import Settings
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[float, str], None]
+RETRIEVAL_FILE = "retrieval.jsonl"
+WARM_UP_QUERY = "warm up"
+SUMMARY_FILE = "summary.json"
+
+
+def model_slug(spec: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]", "-", spec)
+
+
+def results_path(out: Path, model: str) -> Path:
+    return out / f"results-{model_slug(model)}.jsonl"
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass
+class FrozenRetrieval:
+    id: str
+    key: str
+    question: str
+    standalone: str
+    earlier: str
+    passages: list[Passage]
+    best_similarity: float
+    retrieve_ms: float
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["passages"] = [p.to_dict() for p in self.passages]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FrozenRetrieval:
+        return cls(**{**data, "passages": [Passage(**p) for p in data["passages"]]})
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    rows = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            # The tail of a run killed mid-write; that question is simply answered again.
+            log.warning("%s, line %d: unreadable record skipped", path, n)
+    return rows
+
+
+def _append(fh: IO[str], record: dict[str, Any]) -> None:
+    fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+    fh.flush()
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    _write_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+
+
+class _Progress:
+    """One tqdm bar on stderr over every step still to do, mirrored to the on_progress callback."""
+
+    def __init__(self, total: int, on_progress: ProgressFn | None) -> None:
+        self.total = total
+        self.done = 0
+        self.on_progress = on_progress
+        self.bar = tqdm(total=total, desc="eval", unit="step", file=sys.stderr,
+                        disable=total == 0)
+
+    def note(self, message: str) -> None:
+        self.bar.set_description_str(message[:40])
+        if self.on_progress:
+            self.on_progress(self.done / self.total if self.total else 1.0, message)
+
+    def start(self, item: str) -> None:
+        self.bar.set_postfix_str(item, refresh=False)
+
+    def step(self, message: str) -> None:
+        self.done += 1
+        self.bar.update(1)
+        if self.on_progress:
+            self.on_progress(self.done / self.total, message)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _retrieval_key(s: Settings, ident: dict[str, str], q: Question) -> str:
+    return _digest({
+        "question": q.question, "history": q.history,
+        "corpus": ident["corpus_hash"], "embedder": ident["embedder"],
+        "chunking": ident["chunking"], "top_k": s.top_k, "candidates": s.candidates,
+        "hybrid": s.hybrid, "rrf_k": s.rrf_k, "bm25_weight": s.bm25_weight,
+        "max_per_doc": s.max_per_doc, "rewrite": s.rewrite_followups,
+    })
+
+
+def _freeze(service: ChatService, q: Question, key: str, source: Path) -> FrozenRetrieval:
+    started = time.perf_counter()
+    try:
+        # No model: an LLM rewrite would make retrieval depend on which model runs first.
+        turn = service.prepare(q.question, q.history)
+    except BadQuestion as e:
+        raise ConfigError(f"{source}: question '{q.id}' is not accepted: {e.message}",
+                          e.hint) from e
+    found = service.retrieve(turn.standalone)
+    return FrozenRetrieval(
+        id=q.id, key=key, question=turn.question, standalone=turn.standalone,
+        earlier=turn.earlier, passages=found.passages, best_similarity=found.best_similarity,
+        retrieve_ms=round((time.perf_counter() - started) * 1000, 1),
+    )
+
+
+def _answer(
+    service: ChatService, model: ChatModel, frozen: FrozenRetrieval, options: AnswerOptions
+) -> AnswerResult:
+    result = None
+    for item in generate(
+        model, service.prompts, frozen.question, frozen.passages, options,
+        frozen.best_similarity, retrieve_ms=frozen.retrieve_ms, earlier_question=frozen.earlier,
+    ):
+        if isinstance(item, AnswerResult):
+            result = item
+    assert result is not None, "generate() ended without an AnswerResult"
+    return result
+
+
+def _record(
+    q: Question, frozen: FrozenRetrieval, result: AnswerResult, stamp: dict[str, str], config: str
+) -> dict[str, Any]:
+    result.standalone_query = frozen.standalone
+    result.stamp = stamp
+    data = result.to_json()
+    record: dict[str, Any] = {
+        "id": q.id,
+        "question": q.question,
+        "kind": q.kind,
+        "answerable": q.answerable,
+        "model": stamp["model"],
+        "answer": data["answer"],
+        "abstained": data["abstained"],
+        "abstain_reason": data["abstain_reason"],
+        "raw_answer": result.raw_answer,
+        "standalone_query": frozen.standalone,
+        "citations": data["citations"],
+        "retrieved": data["retrieved"],
+        "timings": data["timings"],
+        "prompt_tokens": data["prompt_tokens"],
+        "completion_tokens": data["completion_tokens"],
+        "stamp": stamp,
+        "config": config,
+        "answered_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    record.update(score(record, q.must_include, q.sources))
+    return record
+
+
+def _rescore(record: dict[str, Any], q: Question) -> dict[str, Any]:
+    # Gold answers may have been corrected since the record was written; scoring is cheap and
+    # pure, so the file always agrees with the current question file.
+    record = {**record, "question": q.question, "kind": q.kind, "answerable": q.answerable}
+    record.update(score(record, q.must_include, q.sources))
+    return record
+
+
+def run_eval(
+    settings: Settings,
+    questions: Path,
+    models: list[str],
+    out: Path,
+    limit: int | None = None,
+    kinds: list[str] | None = None,
+    fresh: bool = False,
+    on_progress: ProgressFn | None = None,
+) -> str:
+    """Run the question set against every model; write results, summary and reports to `out`."""
+    all_questions = load_questions(questions)
+    selected = select(all_questions, kinds, limit)
+    labels = list(dict.fromkeys(parse_spec(m).text for m in models))
+    if not labels:
+        raise ConfigError("No model to evaluate", "pass at least one --model SPEC")
+    out.mkdir(parents=True, exist_ok=True)
+    if fresh:
+        for path in [out / RETRIEVAL_FILE, *(results_path(out, m) for m in labels)]:
+            path.unlink(missing_ok=True)
+
+    if on_progress:
+        on_progress(0.0, "opening the index")
+    service = ChatService(settings)
+    options = service.options()
+    stamps = {m: service.stamp(m) for m in labels}
+    ident = stamps[labels[0]]
+    keys = {q.id: _retrieval_key(settings, ident, q) for q in selected}
+    configs = {
+        (q.id, m): _digest({
+            "retrieval": keys[q.id], "stamp": stamps[m], "options": asdict(options),
+            "context_window": settings.context_window,
+        })
+        for q in selected for m in labels
+    }
+
+    frozen: dict[str, FrozenRetrieval] = {}
+    for row in _read_jsonl(out / RETRIEVAL_FILE):
+        try:
+            frozen[row["id"]] = FrozenRetrieval.from_json(row)
+        except (KeyError, TypeError):
+            # Written by another version of this runner: retrieve that question again.
+            log.warning("%s: entry %r not reusable", out / RETRIEVAL_FILE, row.get("id"))
+    to_retrieve = [q for q in selected if q.id not in frozen or frozen[q.id].key != keys[q.id]]
+    done: dict[str, dict[str, dict[str, Any]]] = {
+        m: {r["id"]: r for r in _read_jsonl(results_path(out, m)) if "id" in r} for m in labels
+    }
+    to_answer = {
+        m: [q for q in selected if done[m].get(q.id, {}).get("config") != configs[(q.id, m)]]
+        for m in labels
+    }
+    for m in labels:
+        reused = len(selected) - len(to_answer[m])
+        if reused:
+            log.info("%s: reusing %d earlier answers from %s", m, reused, results_path(out, m))
+
+    progress = _Progress(len(to_retrieve) + sum(map(len, to_answer.values())), on_progress)
+    try:
+        if to_retrieve:
+            progress.note("retrieving")
+            # The first query builds BM25 and warms the embedder; keep that out of the timings
+            # every model's answer inherits.
+            service.retrieve(WARM_UP_QUERY)
+            with (out / RETRIEVAL_FILE).open("a", encoding="utf-8") as fh:
+                for q in to_retrieve:
+                    progress.start(q.id)
+                    frozen[q.id] = _freeze(service, q, keys[q.id], questions)
+                    _append(fh, frozen[q.id].to_json())
+                    progress.step(f"retrieved {q.id}")
+            _write_jsonl(out / RETRIEVAL_FILE, (f.to_json() for f in frozen.values()))
+
+        for m in labels:
+            if not to_answer[m]:
+                continue
+            progress.note(f"loading {m}")
+            model = service.model(m)
+            progress.note(m)
+            with results_path(out, m).open("a", encoding="utf-8") as fh:
+                for q in to_answer[m]:
+                    progress.start(q.id)
+                    result = _answer(service, model, frozen[q.id], options)
+                    record = _record(q, frozen[q.id], result, stamps[m], configs[(q.id, m)])
+                    done[m][q.id] = record
+                    _append(fh, record)
+                    progress.step(f"{m} {q.id}")
+    finally:
+        progress.close()
+
+    by_id = {q.id: q for q in all_questions}
+    order = {q.id: i for i, q in enumerate(all_questions)}
+    records: dict[str, list[dict[str, Any]]] = {}
+    for m in labels:
+        # Records of questions outside this selection are kept for a later, larger run.
+        rows = [_rescore(r, by_id[i]) if i in by_id else r for i, r in done[m].items()]
+        rows.sort(key=lambda r: order.get(r["id"], len(order)))
+        _write_jsonl(results_path(out, m), rows)
+        chosen = {r["id"]: r for r in rows}
+        records[m] = [chosen[q.id] for q in selected]
+
+    summary = {
+        "question_file": str(questions),
+        "questions": len(selected),
+        "kinds": kinds or list(KINDS),
+        "limit": limit,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "models": {
+            m: {
+                "stamp": stamps[m],
+                "overall": summarize(records[m]),
+                "by_kind": summarize_by_kind(records[m]),
+            }
+            for m in labels
+        },
+    }
+    _write_atomic(out / SUMMARY_FILE, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    if on_progress:
+        on_progress(1.0, "writing the report")
+    report.write_reports(out, summary, selected, records)
+    return report.summary_table(summary) + f"\n\nreport: {out / 'report.html'}"

@@ -1,0 +1,166 @@
+"""Eval metrics on hand-made records whose scores are known exactly."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from assistant.answer.abstain import MODEL_DECLINED, NO_EVIDENCE
+from assistant.eval.metrics import (
+    SUMMARY_METRICS,
+    is_correct,
+    matches,
+    percentile,
+    reciprocal_rank,
+    score,
+    summarize,
+    summarize_by_kind,
+)
+
+ARTICLE = "etcentric-meta-spotify-statement"
+ACT = "eu-ai-act-2024-1689"
+OSI = "osi-osaid-1.0-rc1"
+
+
+def record(
+    kind: str,
+    answer: str,
+    *,
+    must: list[list[str]] | None = None,
+    gold: list[str] | None = None,
+    abstained: bool = False,
+    reason: str = "",
+    cited: list[str] | None = None,
+    retrieved: list[str] | None = None,
+    ttft: float = 0.0,
+    total: float = 0.0,
+    prompt_tokens: int = 0,
+) -> dict[str, Any]:
+    r: dict[str, Any] = {
+        "id": f"{kind}-{answer[:8]}",
+        "kind": kind,
+        "answerable": kind != "unanswerable",
+        "answer": answer,
+        "abstained": abstained,
+        "abstain_reason": reason,
+        "citations": [{"n": i, "doc_id": d} for i, d in enumerate(cited or [], 1)],
+        "retrieved": [{"doc_id": d, "chunk_id": f"{d}#{i}"} for i, d in enumerate(retrieved or [])],
+        "timings": {"first_token_ms": ttft, "total_ms": total},
+        "prompt_tokens": prompt_tokens,
+    }
+    r.update(score(r, must or [], gold or []))
+    return r
+
+
+@pytest.fixture
+def records() -> list[dict[str, Any]]:
+    return [
+        # right, cites only gold, gold ranked first
+        record("fact", "Daniel Ek [1].", must=[["Daniel Ek", "Spotify"]], gold=[ARTICLE],
+               cited=[ARTICLE], retrieved=[ARTICLE, ACT, ARTICLE],
+               ttft=100, total=1000, prompt_tokens=500),
+        # wrong, cites one gold doc of two, gold ranked third
+        record("fact", "The Guardian [1][2].", must=[["Economist"]], gold=[ARTICLE],
+               cited=[ACT, ARTICLE, ACT], retrieved=[ACT, OSI, ARTICLE],
+               ttft=200, total=2000, prompt_tokens=700),
+        # right but cites nothing
+        record("fact", "In THE ECONOMIST.", must=[["Economist"]], gold=[ARTICLE],
+               retrieved=[ARTICLE], ttft=500, total=5000, prompt_tokens=1300),
+        # the model declined: an abstention after generation, gold never retrieved
+        record("multihop", "The documents do not say.", must=[["Economist"]], gold=[ARTICLE],
+               abstained=True, reason=MODEL_DECLINED, retrieved=[OSI, ACT],
+               ttft=300, total=3000, prompt_tokens=900),
+        # abstained before generation: the model never ran
+        record("unanswerable", "The documents do not say.", abstained=True, reason=NO_EVIDENCE),
+        # answered an unanswerable question
+        record("unanswerable", "Paris [1].", cited=[ACT], retrieved=[ACT],
+               ttft=400, total=4000, prompt_tokens=1100),
+    ]
+
+
+def test_matches_needs_every_group_case_insensitive() -> None:
+    groups = [["Daniel Ek", "Spotify"], ["Economist"]]
+    assert matches("spotify's CEO wrote in the ECONOMIST", groups)
+    assert not matches("Spotify's CEO", groups)
+    assert matches("anything", [])
+
+
+def test_abstention_is_never_a_correct_answer() -> None:
+    assert not is_correct("Daniel Ek? The documents do not say.", True, True, [["Daniel Ek"]])
+    assert is_correct("Daniel Ek", False, True, [["Daniel Ek"]])
+    assert is_correct("The documents do not say.", True, False, [])
+    assert not is_correct("Paris.", False, False, [])
+
+
+def test_reciprocal_rank() -> None:
+    assert reciprocal_rank([ACT, OSI, ARTICLE], [ARTICLE]) == pytest.approx(1 / 3)
+    assert reciprocal_rank([ARTICLE, ARTICLE], [ARTICLE]) == 1.0
+    assert reciprocal_rank([ACT], [ARTICLE]) == 0.0
+    assert reciprocal_rank([], [ARTICLE]) == 0.0
+
+
+def test_per_question_values(records: list[dict[str, Any]]) -> None:
+    right, wrong, uncited, declined, no_evidence, answered_unans = records
+    assert (right["correct"], right["citation_hit"], right["citation_precision"]) == (
+        True, True, 1.0)
+    assert (right["retrieval_hit"], right["reciprocal_rank"]) == (True, 1.0)
+    # Precision counts distinct cited documents: {ACT, ARTICLE} -> 1 of 2.
+    assert (wrong["correct"], wrong["citation_hit"], wrong["citation_precision"]) == (
+        False, True, 0.5)
+    assert wrong["reciprocal_rank"] == pytest.approx(1 / 3)
+    assert (uncited["correct"], uncited["citation_hit"], uncited["citation_precision"]) == (
+        True, False, None)
+    assert (declined["correct"], declined["citation_hit"], declined["citation_precision"]) == (
+        False, None, None)
+    assert (declined["retrieval_hit"], declined["reciprocal_rank"], declined["model_ran"]) == (
+        False, 0.0, True)
+    assert no_evidence["model_ran"] is False and no_evidence["correct"] is True
+    for r in (no_evidence, answered_unans):
+        assert r["retrieval_hit"] is None and r["citation_hit"] is None
+    assert answered_unans["correct"] is False
+
+
+def test_percentile_interpolates_linearly() -> None:
+    assert percentile([40, 10, 30, 20], 50) == 25.0
+    assert percentile([10, 20, 30, 40, 50], 95) == 48.0
+    assert percentile([7], 95) == 7.0
+    assert percentile([None, 3, None], 50) == 3.0
+    assert percentile([], 50) is None
+
+
+def test_summary_overall(records: list[dict[str, Any]]) -> None:
+    s = summarize(records)
+    assert (s["questions"], s["answerable"], s["unanswerable"], s["model_ran"], s["k"]) == (
+        6, 4, 2, 5, 3)
+    assert s["accuracy"] == 0.5  # 2 of 4 answerable
+    assert s["citation_hit"] == 0.6667  # 2 of the 3 answered answerable
+    assert s["citation_precision"] == 0.75  # mean of 1.0 and 0.5
+    assert s["hit_at_k"] == 0.75  # 3 of 4
+    assert s["mrr"] == 0.5833  # (1 + 1/3 + 1 + 0) / 4
+    assert s["abstention_accuracy"] == 0.5
+    assert s["false_abstention_rate"] == 0.25
+    # Over the five answers the model generated: 100..500 ms and 1000..5000 ms.
+    assert (s["first_token_ms_p50"], s["first_token_ms_p95"]) == (300.0, 480.0)
+    assert (s["total_ms_p50"], s["total_ms_p95"]) == (3000.0, 4800.0)
+    assert s["prompt_tokens_p50"] == 900.0
+
+
+def test_summary_by_kind_uses_none_without_denominator(records: list[dict[str, Any]]) -> None:
+    by_kind = summarize_by_kind(records)
+    assert list(by_kind) == ["fact", "multihop", "unanswerable"]
+    fact, multihop, unans = by_kind["fact"], by_kind["multihop"], by_kind["unanswerable"]
+    assert (fact["accuracy"], fact["citation_hit"], fact["hit_at_k"]) == (0.6667, 0.6667, 1.0)
+    assert fact["abstention_accuracy"] is None and fact["false_abstention_rate"] == 0.0
+    assert (multihop["accuracy"], multihop["false_abstention_rate"]) == (0.0, 1.0)
+    assert multihop["citation_hit"] is None and multihop["citation_precision"] is None
+    assert unans["abstention_accuracy"] == 0.5
+    for key in ("accuracy", "citation_hit", "hit_at_k", "mrr", "false_abstention_rate"):
+        assert unans[key] is None
+    assert unans["total_ms_p50"] == 4000.0  # only the answer the model generated
+
+
+def test_empty_summary_is_all_none() -> None:
+    s = summarize([])
+    assert s["questions"] == 0 and s["k"] == 0
+    assert all(s[k] is None for k in SUMMARY_METRICS)
