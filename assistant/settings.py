@@ -78,7 +78,7 @@ class Settings(BaseSettings):
         description="OpenAI-compatible endpoints offered in the UI's model picker "
         "(each 'openai:<base-url>#<model>').",
     )
-    top_k: int = Field(default=5, ge=1, le=20, description="Passages given to the model.")
+    top_k: int = Field(default=4, ge=1, le=20, description="Passages given to the model.")
     candidates: int = Field(
         default=30, ge=5, le=200, description="Candidates taken from each of BM25 and vectors."
     )
@@ -86,22 +86,22 @@ class Settings(BaseSettings):
     rrf_k: int = Field(default=60, ge=1, description="Reciprocal rank fusion constant.")
     bm25_weight: float = Field(default=1.0, ge=0.0, description="Weight of BM25 ranks in fusion.")
     max_per_doc: int = Field(
-        default=3, ge=1, description="At most this many passages from one document in the top-k."
+        default=2, ge=1, description="At most this many passages from one document in the top-k."
     )
     min_relevance: float = Field(
-        default=0.30,
+        default=0.22,
         ge=-1.0,
         le=1.0,
         description="Abstain without asking the model when the best passage's cosine similarity "
         "to the question is below this (tuned on eval/questions.jsonl).",
     )
     temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="Sampling temperature.")
-    max_answer_tokens: int = Field(default=160, ge=16, le=2048, description="Answer length cap.")
+    max_answer_tokens: int = Field(default=96, ge=16, le=2048, description="Answer length cap.")
     context_window: int = Field(
         default=2048, ge=512, description="Context the model is loaded with (n_ctx / num_ctx)."
     )
     prompt_budget_tokens: int = Field(
-        default=1100,
+        default=750,
         ge=200,
         description="Most prompt tokens per answer; passages are trimmed by rank to fit.",
     )

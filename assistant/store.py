@@ -32,6 +32,7 @@ class StoredChunk:
     text: str
     embed_text: str
     metadata: dict[str, Any]
+    vector: list[float] | None = None
 
 
 @dataclass(frozen=True)
@@ -214,19 +215,22 @@ class Store:
 
     # -- reading ------------------------------------------------------------------------------
 
-    def all_chunks(self) -> list[StoredChunk]:
+    def all_chunks(self, with_vectors: bool = False) -> list[StoredChunk]:
         current = {r.doc_id: r.version for r in self.doc_records().values()}
-        got = self._call(lambda: self.chunks.get(include=["documents", "metadatas"]))
+        include = ["documents", "metadatas", *(["embeddings"] if with_vectors else [])]
+        got = self._call(lambda: self.chunks.get(include=include))
+        vectors = got.get("embeddings") if with_vectors else None
         out = []
-        for cid, text, meta in zip(
-            got["ids"], got["documents"] or [], got["metadatas"] or [], strict=False
+        for i, (cid, text, meta) in enumerate(
+            zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=False)
         ):
             meta = dict(meta or {})
             if current.get(str(meta.get("doc_id"))) != meta.get("version"):
                 continue
+            vector = list(vectors[i]) if vectors is not None else None
             out.append(
                 StoredChunk(cid, str(meta["doc_id"]), text or "", str(meta.pop("embed_text", "")),
-                            meta)
+                            meta, vector)
             )
         out.sort(key=lambda c: c.chunk_id)
         return out

@@ -20,8 +20,8 @@ MESSAGES = {
 }
 
 _DECLINE = re.compile(
-    r"\b(documents?|passages?|context|text|corpus)\s+(do|does|did)\s+not\s+(say|mention|contain|"
-    r"provide|specify|state|include|answer)|\bno (information|mention|answer)\b|"
+    r"\b(do|does|did)\s+not\s+(say|mention|contain|provide|specify|state|include|answer)\b|"
+    r"\b(doesn't|don't)\s+(say|mention|specify|state)\b|\bno (information|mention|answer)\b|"
     r"\bnot (mentioned|specified|provided|stated|found) in\b|\b(cannot|can't|unable to) "
     r"(answer|find|determine)\b|\bi don'?t know\b|\bthere is no information\b",
     re.IGNORECASE,

@@ -58,6 +58,7 @@ class _Index:
     order: list[str]
     bm25: Any
     doc_meta: dict[str, dict[str, str]]
+    matrix: Any = None
 
 
 class HybridRetriever:
@@ -82,9 +83,15 @@ class HybridRetriever:
     def _build(self, corpus_hash: str) -> _Index:
         import bm25s
 
+        # bm25s sets its own logger to DEBUG on import; keep it quiet like the rest.
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
         started = time.perf_counter()
-        chunks = self.store.all_chunks()
+        chunks = self.store.all_chunks(with_vectors=True)
         order = [c.chunk_id for c in chunks]
+        # Exact search over vectors held in memory: Chroma's approximate (HNSW) search was seen
+        # to miss the true nearest chunk of the short article; at 10k chunks a matrix product
+        # takes a few milliseconds.
+        matrix = np.asarray([c.vector for c in chunks], dtype=np.float32) if chunks else None
         bm25 = None
         if chunks:
             bm25 = bm25s.BM25()
@@ -93,7 +100,16 @@ class HybridRetriever:
         doc_meta = {r.doc_id: r.meta for r in self.store.doc_records().values()}
         log.info("BM25 over %d chunks built in %.0f ms", len(chunks),
                  (time.perf_counter() - started) * 1000)
-        return _Index(corpus_hash, {c.chunk_id: c for c in chunks}, order, bm25, doc_meta)
+        return _Index(corpus_hash, {c.chunk_id: c for c in chunks}, order, bm25, doc_meta, matrix)
+
+    def vector_search(self, index: _Index, qvec: list[float], n: int) -> list[tuple[str, float]]:
+        if index.matrix is None:
+            return []
+        sims = index.matrix @ np.asarray(qvec, dtype=np.float32)
+        n = min(n, len(sims))
+        top = np.argpartition(-sims, n - 1)[:n]
+        top = top[np.argsort(-sims[top])]
+        return [(index.order[i], float(sims[i])) for i in top]
 
     def bm25_search(self, index: _Index, query: str, n: int) -> list[str]:
         q = tokens(query)
@@ -111,8 +127,7 @@ class HybridRetriever:
         if not index.chunks:
             return Retrieval(query, [], -1.0, 0.0)
         qvec = self.embedder.embed_query(query)
-        vec_hits = [(cid, sim) for cid, sim in self.store.vector_search(qvec, s.candidates)
-                    if cid in index.chunks]
+        vec_hits = self.vector_search(index, qvec, s.candidates)
         similarity = dict(vec_hits)
         rankings: list[tuple[list[str], float]] = [([cid for cid, _ in vec_hits], 1.0)]
         bm25_ids: list[str] = []
@@ -124,7 +139,9 @@ class HybridRetriever:
         picked = diversify(fused, doc_of, top_k, s.max_per_doc)
         missing = [cid for cid, _ in picked if cid not in similarity]
         if missing:
-            similarity.update(self._similarities(qvec, [index.chunks[c] for c in missing]))
+            rows = [index.order.index(c) for c in missing]
+            sims = index.matrix[rows] @ np.asarray(qvec, dtype=np.float32)
+            similarity.update({c: float(v) for c, v in zip(missing, sims, strict=True)})
         passages = [self._passage(index, cid, score, similarity[cid]) for cid, score in picked]
         best = max((sim for _, sim in vec_hits), default=-1.0)
         return Retrieval(
@@ -134,11 +151,6 @@ class HybridRetriever:
             ms=(time.perf_counter() - started) * 1000,
             candidates={"vector": [c for c, _ in vec_hits], "bm25": bm25_ids},
         )
-
-    def _similarities(self, qvec: list[float], chunks: list[StoredChunk]) -> dict[str, float]:
-        vectors = np.asarray(self.embedder.embed([c.embed_text or c.text for c in chunks]))
-        sims = vectors @ np.asarray(qvec)
-        return {c.chunk_id: float(v) for c, v in zip(chunks, sims, strict=True)}
 
     def _passage(self, index: _Index, cid: str, score: float, sim: float) -> Passage:
         c = index.chunks[cid]
