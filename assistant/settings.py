@@ -29,7 +29,9 @@ def _default_data_dir() -> Path:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", extra="forbid", enable_decoding=False)
+    model_config = SettingsConfigDict(
+        env_prefix="ASSISTANT_", extra="forbid", enable_decoding=False
+    )
 
     data_dir: Path = Field(
         default_factory=_default_data_dir,

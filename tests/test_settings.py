@@ -35,7 +35,11 @@ def test_model_specs():
     assert parse_spec("llamacpp:qwen2.5-coder-0.5b").name == "qwen2.5-coder-0.5b"
     assert parse_spec("ollama:llama3.2:1b").name == "llama3.2:1b"
     spec = parse_spec("openai:http://127.0.0.1:8080/v1#local")
-    assert (spec.backend, spec.base_url, spec.name) == ("openai", "http://127.0.0.1:8080/v1", "local")
+    assert (spec.backend, spec.base_url, spec.name) == (
+        "openai",
+        "http://127.0.0.1:8080/v1",
+        "local",
+    )
     for bad in ("gpt4", "llamacpp:", "openai:local", "vllm:x"):
         with pytest.raises(ConfigError, match="use llamacpp:|needs a base URL"):
             parse_spec(bad)

@@ -68,7 +68,8 @@ def _units(blocks: list[Block], offsets: list[int]) -> list[_Unit]:
 
 def _split_long(unit: _Unit, budget: int, count: CountTokens) -> list[_Unit]:
     words = unit.text.split(" ")
-    out, current = [], []
+    out: list[str] = []
+    current: list[str] = []
     for w in words:
         if current and count(" ".join([*current, w])) > budget:
             out.append(" ".join(current))

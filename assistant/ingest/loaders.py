@@ -155,10 +155,15 @@ def load_commonaccord(data: bytes) -> list[Block]:
         if kind != "sec":
             continue
         parts = key.split(".")
-        path = [titles[".".join(parts[:i])] for i in range(1, len(parts) + 1)
-                if ".".join(parts[:i]) in titles]
+        path = [
+            titles[".".join(parts[:i])]
+            for i in range(1, len(parts) + 1)
+            if ".".join(parts[:i]) in titles
+        ]
         # A numbered item under a lead-in ("grant the freedoms to:") reads best with its number.
-        label = f"{parts[-1]}. " if parts[-1].isdigit() and parts[-1] != "0" and len(parts) > 2 else ""
+        label = (
+            f"{parts[-1]}. " if parts[-1].isdigit() and parts[-1] != "0" and len(parts) > 2 else ""
+        )
         locator = " > ".join(path)
         blocks.append(Block(locator, label + value, path[-1] if path else ""))
     return blocks
@@ -175,7 +180,7 @@ def _ca_clean(value: str) -> str:
 
 
 def load_html(data: bytes) -> list[Block]:
-    """Any web page: main text only (trafilatura drops menus, ads, comment boxes, cookie banners)."""
+    """Any web page, main text only: trafilatura drops menus, ads, comment boxes, banners."""
     import trafilatura
 
     page = decode_text(data)
@@ -212,9 +217,7 @@ def load_pdf(data: bytes) -> list[Block]:
     except (PdfReadError, ValueError, KeyError) as e:
         raise IngestError(f"the PDF cannot be read ({e})", "re-export it and ingest again") from e
     blocks = [
-        Block(f"page {n}", p)
-        for n, page in enumerate(pages, start=1)
-        for p in _paragraphs(page)
+        Block(f"page {n}", p) for n, page in enumerate(pages, start=1) for p in _paragraphs(page)
     ]
     if not blocks:
         raise IngestError("the PDF has no extractable text (scanned?)", "OCR it first")

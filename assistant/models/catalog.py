@@ -145,8 +145,12 @@ def assemble(models_dir: Path, entry: CatalogModel, progress: bool = True) -> Pa
     with (
         partial.open("wb") as out,
         tqdm(
-            total=total, unit="B", unit_scale=True, desc=f"assembling {entry.name}",
-            disable=not progress, file=sys.stderr,
+            total=total,
+            unit="B",
+            unit_scale=True,
+            desc=f"assembling {entry.name}",
+            disable=not progress,
+            file=sys.stderr,
         ) as bar,
     ):
         for part in parts:
@@ -158,7 +162,8 @@ def assemble(models_dir: Path, entry: CatalogModel, progress: bool = True) -> Pa
     if h.hexdigest() != entry.sha256:
         partial.unlink(missing_ok=True)
         raise ModelNotInstalled(
-            f"Assembled '{entry.name}' does not match its pinned sha256 (got {h.hexdigest()[:16]}…)",
+            f"Assembled '{entry.name}' does not match its pinned sha256 "
+            f"(got {h.hexdigest()[:16]}…)",
             f"reinstall the packages with `{entry.pull_command} --force`",
         )
     partial.replace(target)

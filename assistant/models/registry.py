@@ -102,7 +102,9 @@ def available_models(settings: Settings, include_ollama: bool = True) -> list[Mo
     if include_ollama:
         try:
             for name in ollama_models(settings.ollama_host):
-                choices.append(ModelChoice(f"ollama:{name}", True, f"Ollama at {settings.ollama_host}"))
+                choices.append(
+                    ModelChoice(f"ollama:{name}", True, f"Ollama at {settings.ollama_host}")
+                )
         except BackendUnavailable:
             log.info("no Ollama server at %s", settings.ollama_host)
     for endpoint in settings.openai_endpoints:

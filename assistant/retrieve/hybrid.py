@@ -17,7 +17,7 @@ from assistant.embeddings import Embedder
 from assistant.retrieve.fusion import diversify, rrf
 from assistant.retrieve.text import tokens
 from assistant.settings import Settings
-from assistant.store import StoredChunk, Store
+from assistant.store import Store, StoredChunk
 
 log = logging.getLogger(__name__)
 
@@ -95,11 +95,15 @@ class HybridRetriever:
         bm25 = None
         if chunks:
             bm25 = bm25s.BM25()
-            bm25.index([tokens(c.embed_text or c.text) or ["_"] for c in chunks],
-                       show_progress=False)
+            bm25.index(
+                [tokens(c.embed_text or c.text) or ["_"] for c in chunks], show_progress=False
+            )
         doc_meta = {r.doc_id: r.meta for r in self.store.doc_records().values()}
-        log.info("BM25 over %d chunks built in %.0f ms", len(chunks),
-                 (time.perf_counter() - started) * 1000)
+        log.info(
+            "BM25 over %d chunks built in %.0f ms",
+            len(chunks),
+            (time.perf_counter() - started) * 1000,
+        )
         return _Index(corpus_hash, {c.chunk_id: c for c in chunks}, order, bm25, doc_meta, matrix)
 
     def vector_search(self, index: _Index, qvec: list[float], n: int) -> list[tuple[str, float]]:
@@ -118,7 +122,9 @@ class HybridRetriever:
         ids, scores = index.bm25.retrieve([q], k=min(n, len(index.order)), show_progress=False)
         return [index.order[i] for i, s in zip(ids[0], scores[0], strict=True) if s > 0]
 
-    def retrieve(self, query: str, top_k: int | None = None, hybrid: bool | None = None) -> Retrieval:
+    def retrieve(
+        self, query: str, top_k: int | None = None, hybrid: bool | None = None
+    ) -> Retrieval:
         started = time.perf_counter()
         s = self.settings
         top_k = top_k or s.top_k

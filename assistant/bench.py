@@ -1,0 +1,302 @@
+"""`assistant bench`: speed and memory, each against a baseline measured in the same run.
+
+Baselines: the same prompts sent straight to llama_cpp.Llama (the assistant's overhead as a ratio),
+and a plain llama-index RAG (defaults, top-2, 1,024-token chunks, same embedder and model).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from assistant.answer.generate import AnswerResult
+from assistant.answer.prompt import build_prompt
+from assistant.chat import ChatService
+from assistant.corpus import load_manifest
+from assistant.eval.questions import Question, load_questions
+from assistant.indexing import ingest
+from assistant.ingest.loaders import load_blocks
+from assistant.models.backends import LlamaCppModel
+from assistant.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))], 2)
+
+
+def rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def bench_ingest(settings: Settings, data_dir: Path) -> dict[str, Any]:
+    s = settings.model_copy(update={"data_dir": data_dir})
+    cold = ingest(s, progress=False)
+    warm = ingest(s, progress=False)
+    return {
+        "ingest_cold_s": round(cold.seconds, 2),
+        "ingest_chunks": cold.chunks,
+        "ingest_chunks_per_s": round(cold.chunks / cold.seconds, 1),
+        "ingest_warm_s": round(warm.seconds, 2),
+    }
+
+
+def bench_answers(service: ChatService, questions: list[Question]) -> dict[str, Any]:
+    model = service.model()
+    results: list[AnswerResult] = []
+    retrieve_ms: list[float] = []
+    for q in questions:
+        turn = service.prepare(q.question, q.history)
+        t = time.perf_counter()
+        service.retrieve(turn.standalone)
+        retrieve_ms.append((time.perf_counter() - t) * 1000)
+        results.append(service.ask(q.question, q.history))
+    ran = [r for r in results if r.prompt_tokens]
+    return {
+        "model": model.label,
+        "questions": len(questions),
+        "answered_by_model": len(ran),
+        "retrieval_p50_ms": pct(retrieve_ms, 0.5),
+        "retrieval_p95_ms": pct(retrieve_ms, 0.95),
+        "prompt_tokens_p50": pct([r.prompt_tokens for r in ran], 0.5),
+        "ttft_p50_ms": pct([r.timings["first_token_ms"] for r in ran], 0.5),
+        "ttft_p95_ms": pct([r.timings["first_token_ms"] for r in ran], 0.95),
+        "decode_tokens_per_s_p50": pct([r.timings["tokens_per_s"] for r in ran], 0.5),
+        "answer_total_p50_ms": pct([r.timings["total_ms"] for r in results], 0.5),
+        "answer_total_p95_ms": pct([r.timings["total_ms"] for r in results], 0.95),
+        "answer_total_p50_ms_model_ran": pct([r.timings["total_ms"] for r in ran], 0.5),
+    }
+
+
+def bench_raw_llamacpp(service: ChatService, questions: list[Question]) -> dict[str, Any]:
+    """Our prompt for each question, timed through the assistant and straight through llama.cpp,
+    alternating so neither side gets a warmer cache."""
+    from llama_cpp import Llama
+
+    model = service.model()
+    assert isinstance(model, LlamaCppModel), "the llama.cpp comparison needs a llamacpp: model"
+    raw = Llama(model_path=model.llm.model_path, n_ctx=model.context_window,
+                n_threads=service.settings.threads, n_batch=512, verbose=False)
+    ours_ms, raw_ms = [], []
+    opts = service.options()
+    for q in questions:
+        turn = service.prepare(q.question, q.history)
+        found = service.retrieve(turn.standalone)
+        if not found.passages:
+            continue
+        built = build_prompt(service.prompts, turn.question, found.passages, model.count_tokens,
+                             opts.prompt_budget, turn.earlier)
+        prompt = model.format(built.messages)
+        t = time.perf_counter()
+        for _ in model.stream(built.messages, 8, 0.0):
+            ours_ms.append((time.perf_counter() - t) * 1000)
+            break
+        model.llm._model.reset()
+        t = time.perf_counter()
+        for _ in raw(prompt, max_tokens=8, temperature=0.0, stream=True):
+            raw_ms.append((time.perf_counter() - t) * 1000)
+            break
+        raw.reset()
+    del raw
+    ours, base = pct(ours_ms, 0.5), pct(raw_ms, 0.5)
+    return {
+        "ttft_ours_p50_ms": ours,
+        "ttft_llamacpp_p50_ms": base,
+        "ttft_ratio_vs_llamacpp": round(ours / base, 3) if ours and base else None,
+    }
+
+
+def bench_naive(service: ChatService, questions: list[Question]) -> dict[str, Any]:
+    """A plain llama-index RAG: default splitter (1,024 tokens), top-2, default prompts."""
+    from llama_index.core import Document, VectorStoreIndex
+    from llama_index.core import Settings as LISettings
+    from llama_index.core.node_parser import SentenceSplitter
+
+    model = service.model()
+    assert isinstance(model, LlamaCppModel)
+    llm = model.llm
+    prompts_seen: list[int] = []
+    original = llm.completion_to_prompt
+
+    def to_prompt(text: str) -> str:
+        formatted = model.format([{"role": "user", "content": text}])
+        prompts_seen.append(model.count_tokens(formatted))
+        return formatted
+
+    docs = []
+    for src in load_manifest(service.settings.corpus_manifest).documents:
+        assert src.path is not None
+        text = "\n\n".join(b.text for b in load_blocks(src.path, src.format))
+        docs.append(Document(text=text, metadata={"doc_id": src.doc_id}))
+    LISettings.embed_model = service.embedder._model
+    LISettings.llm = llm
+    t = time.perf_counter()
+    index = VectorStoreIndex.from_documents(docs, transformations=[SentenceSplitter()])
+    build_s = time.perf_counter() - t
+    engine = index.as_query_engine(similarity_top_k=2)
+    times = []
+    object.__setattr__(llm, "completion_to_prompt", to_prompt)
+    max_tokens = service.settings.max_answer_tokens
+    llm.generate_kwargs.update({"temperature": 0.0, "max_tokens": max_tokens})
+    try:
+        for q in questions:
+            t = time.perf_counter()
+            with model.lock:
+                engine.query(q.question)
+            times.append((time.perf_counter() - t) * 1000)
+    finally:
+        object.__setattr__(llm, "completion_to_prompt", original)
+    return {
+        "naive_index_build_s": round(build_s, 2),
+        "naive_prompt_tokens_p50": pct([float(p) for p in prompts_seen], 0.5),
+        "naive_answer_total_p50_ms": pct(times, 0.5),
+    }
+
+
+def bench_scale(settings: Settings, target_chunks: int, data_dir: Path) -> dict[str, Any]:
+    """A generated corpus of `target_chunks` short chunks built from the shipped text."""
+    from assistant.embeddings import get_embedder
+    from assistant.indexing import open_store
+    from assistant.ingest.chunking import Chunk
+    from assistant.retrieve.hybrid import HybridRetriever
+
+    s = settings.model_copy(update={"data_dir": data_dir, "collection": "scale"})
+    embedder = get_embedder(s.embedder)
+    words: list[str] = []
+    for src in load_manifest(s.corpus_manifest).documents:
+        assert src.path is not None
+        words += " ".join(b.text for b in load_blocks(src.path, src.format)).split()
+    rng = random.Random(7)
+    store = open_store(s, embedder, check=False)
+    per_doc = 1000
+    t = time.perf_counter()
+    for d in range(target_chunks // per_doc):
+        texts = []
+        for _ in range(per_doc):
+            start = rng.randrange(0, len(words) - 40)
+            texts.append(" ".join(words[start : start + 40]))
+        chunks = [Chunk(f"gen-{d}", f"gen-{d}:{i}", t_, "", "", 0, 0) for i, t_ in enumerate(texts)]
+        store.put_document(f"gen-{d}", f"{d:064d}", {"title": f"generated {d}"}, chunks, texts,
+                           embedder.embed(texts))
+    ingest_s = time.perf_counter() - t
+    store.stamp_identity()
+    retriever = HybridRetriever(store, embedder, s)
+    retriever.retrieve("warm up")
+    times = []
+    for q in ("open source exemption for general-purpose AI models", "700 million users",
+              "who joined Zuckerberg", "penalties for prohibited practices", "Llama name prefix",
+              "transparency obligations", "Spotify", "biometric identification") * 5:
+        t = time.perf_counter()
+        retriever.retrieve(q)
+        times.append((time.perf_counter() - t) * 1000)
+    return {
+        "scale_chunks": store.count(),
+        "scale_ingest_chunks_per_s": round(store.count() / ingest_s, 1),
+        "retrieval_p50_ms_10k": pct(times, 0.5),
+        "retrieval_p95_ms_10k": pct(times, 0.95),
+    }
+
+
+def bench_ui(settings: Settings) -> dict[str, Any]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cmd = [sys.executable, "-m", "assistant.cli", "ui", "--port", str(port),
+           "--data-dir", str(settings.data_dir), "--model", settings.model]
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ready = None
+    try:
+        while time.perf_counter() - t < 120 and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1) as r:
+                    if r.status == 200:
+                        ready = round(time.perf_counter() - t, 2)
+                        break
+            except OSError:
+                time.sleep(0.2)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    return {"ui_ready_s": ready}
+
+
+TARGETS = {
+    "ttft_ratio_vs_llamacpp": ("<=", 1.10),
+    "prompt_tokens_p50": ("<=", 1500),
+    "answer_time_ratio_vs_naive": ("<=", 0.5),
+    "ingest_cold_s": ("<=", 60),
+    "ingest_warm_s": ("<=", 3),
+    "retrieval_p95_ms_10k": ("<=", 100),
+    "peak_rss_mb": ("<=", 2500),
+    "ui_ready_s": ("<=", 10),
+}
+
+
+def table(result: dict[str, Any]) -> str:
+    lines = [f"{'measure':<28} {'value':>12}  target", "-" * 52]
+    for key, (op, target) in TARGETS.items():
+        value = result.get(key)
+        ok = "" if value is None else ("ok" if value <= target else "MISSED")
+        lines.append(f"{key:<28} {value if value is not None else '-':>12}  {op} {target} {ok}")
+    return "\n".join(lines)
+
+
+def run_bench(settings: Settings, questions_file: Path, limit: int, out: Path | None,
+              scale_chunks: int, skip: set[str]) -> dict[str, Any]:
+    questions = [q for q in load_questions(questions_file) if q.answerable][:limit]
+    result: dict[str, Any] = {"model": settings.model, "questions_file": str(questions_file)}
+    tmp = Path(tempfile.mkdtemp(prefix="assistant-bench-"))
+    try:
+        if "ingest" not in skip:
+            say("bench: cold and warm ingest of the shipped corpus…")
+            result.update(bench_ingest(settings, tmp / "ingest"))
+        say(f"bench: {len(questions)} answers through the assistant…")
+        service = ChatService(settings)
+        service.ask("warm-up: who joined Zuckerberg?")
+        result.update(bench_answers(service, questions))
+        result["peak_rss_mb"] = rss_mb()
+        if "raw" not in skip:
+            say("bench: the same prompts straight through llama.cpp…")
+            result.update(bench_raw_llamacpp(service, questions))
+        if "naive" not in skip:
+            say("bench: plain llama-index baseline…")
+            result.update(bench_naive(service, questions))
+            ours = result.get("answer_total_p50_ms")
+            naive = result.get("naive_answer_total_p50_ms")
+            ratio = round(ours / naive, 3) if ours and naive else None
+            result["answer_time_ratio_vs_naive"] = ratio
+        if "scale" not in skip:
+            say(f"bench: retrieval at {scale_chunks:,} generated chunks…")
+            result.update(bench_scale(settings, scale_chunks, tmp / "scale"))
+        if "ui" not in skip:
+            say("bench: UI start-up with the built index…")
+            result.update(bench_ui(settings))
+        result["peak_rss_mb_all_phases"] = rss_mb()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(table(result))
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2))
+        say(f"bench: wrote {out}")
+    return result
