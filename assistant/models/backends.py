@@ -105,15 +105,24 @@ class OllamaModel(ChatModel):
 
         self.llm.temperature = temperature
         self.llm.additional_kwargs = {"num_predict": max_tokens}
+        finished = False
         try:
             for response in self.llm.stream_chat([ChatMessage(**m) for m in messages]):
                 raw = response.raw or {}
-                count = raw.get("prompt_eval_count") if isinstance(raw, dict) else None
-                if count:
-                    stats.prompt_tokens, stats.exact_prompt_tokens = int(count), True
+                if isinstance(raw, dict):
+                    finished = finished or bool(raw.get("done"))
+                    if raw.get("prompt_eval_count"):
+                        stats.prompt_tokens = int(raw["prompt_eval_count"])
+                        stats.exact_prompt_tokens = True
                 yield response.delta or ""
         except Exception as e:  # httpx and ollama raise many types; translate them all once here
             raise translate_remote_error(e, f"Ollama at {self.host}", self.spec) from e
+        if not finished:
+            # The stream ended without Ollama's final "done" line: the server went away.
+            raise BackendUnavailable(
+                f"Ollama at {self.host} stopped in the middle of the answer",
+                "check that `ollama serve` is still running, then ask again",
+            )
 
 
 @dataclass

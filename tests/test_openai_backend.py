@@ -1,0 +1,67 @@
+"""The openai: backend against a real OpenAI-compatible server: llama-cpp-python's own server
+serving the bundled SmolLM2 GGUF on loopback."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from assistant.errors import BackendUnavailable
+from assistant.models import catalog, registry
+from assistant.settings import load_settings
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    models_dir = tmp_path_factory.mktemp("models")
+    gguf = catalog.ensure_model(models_dir, "smollm2-135m", progress=False)
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
+         "--port", str(port), "--n_ctx", "2048", "--model_alias", "smollm2"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}/v1"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"{base}/models", timeout=1):
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("llama_cpp.server did not start within 90 s")
+    yield base
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def test_streams_an_answer_from_a_real_server(server, tmp_path):
+    registry.unload_all()
+    settings = load_settings(data_dir=tmp_path)
+    model = registry.get_model(f"openai:{server}#smollm2", settings)
+    pieces = list(model.stream([{"role": "user", "content": "Say hello."}], 16, 0.0))
+    assert len(pieces) >= 2, "the answer arrives in several streamed pieces"
+    assert "".join(pieces).strip()
+
+
+def test_unreachable_server_is_a_clear_error(tmp_path):
+    registry.unload_all()
+    settings = load_settings(data_dir=tmp_path, request_timeout_s=5)
+    model = registry.get_model(f"openai:http://127.0.0.1:{free_port()}/v1#x", settings)
+    with pytest.raises(BackendUnavailable, match="not answering"):
+        list(model.stream([{"role": "user", "content": "hi"}], 8, 0.0))
