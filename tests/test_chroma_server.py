@@ -1,0 +1,78 @@
+"""Server mode: a real Chroma server on loopback (`chroma run`, from the chromadb package)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from assistant.chat import ChatService
+from assistant.corpus import load_manifest
+from assistant.errors import StoreUnavailable
+from assistant.indexing import ingest
+from assistant.settings import load_settings
+
+pytestmark = pytest.mark.slow
+
+CHROMA = Path(__import__("sys").executable).parent / "chroma"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start(path: Path, port: int) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen([str(CHROMA), "run", "--path", str(path), "--host", "127.0.0.1",
+                             "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1):
+                return proc
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    pytest.fail("chroma run did not answer within 60 s")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def test_ingest_and_ask_through_a_chroma_server_that_stops_and_restarts(tmp_path):
+    port = free_port()
+    server = start(tmp_path / "chroma", port)
+    settings = load_settings(data_dir=tmp_path / "data", chroma_url=f"http://127.0.0.1:{port}")
+    small = [d for d in load_manifest(settings.corpus_manifest).documents
+             if d.doc_id != "eu-ai-act-2024-1689"]
+    try:
+        report = ingest(settings, small, progress=False)
+        assert len(report.added) == 5 and not report.failed
+        assert not (tmp_path / "data" / "store" / "chroma.sqlite3").exists(), "nothing local"
+        service = ChatService(settings)
+        found = service.retrieve("more than 700 million monthly active users")
+        assert found.passages[0].doc_id == "llama-3.1-community-license"
+    finally:
+        stop(server)
+
+    service.retriever.invalidate()
+    with pytest.raises(StoreUnavailable) as err:
+        service.retrieve("more than 700 million monthly active users")
+    assert "chroma run" in str(err.value)
+
+    server = start(tmp_path / "chroma", port)
+    try:
+        again = ingest(settings, small, progress=False)
+        assert len(again.unchanged) == 5 and again.chunks == 0, "no re-ingest after a restart"
+        found = ChatService(settings).retrieve("Which CEO joined Mark Zuckerberg?")
+        assert "etcentric-meta-spotify-statement" in [p.doc_id for p in found.passages]
+    finally:
+        stop(server)
