@@ -50,6 +50,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rebuild", action="store_true", help="drop the collection and index anew")
     p.add_argument("--remove", metavar="DOC_ID", action="append", help="remove a document")
     p.add_argument("--list", action="store_true", help="list the indexed documents")
+    p.add_argument("--url", action="append", dest="urls", metavar="URL",
+                   help="fetch a web page (repeatable); its main text is indexed")
+    p.add_argument("--follow-links", action="store_true",
+                   help="also fetch the pages the article body links to (not menus/footers)")
+    p.add_argument("--depth", type=int, default=None,
+                   help="link hops to follow with --follow-links (default 1)")
+    p.add_argument("--same-site", action="store_true",
+                   help="follow only links on the start page's site; others are reported")
+    p.add_argument("--max-pages", type=int, default=20,
+                   help="most pages fetched in all; start URLs always are (default 20)")
+    p.add_argument("--offline", action="store_true",
+                   help="use only the local web cache (re-ingest or rebuild without network)")
+    p.add_argument("--fetch-linked", action="store_true",
+                   help="fetch the manifest's [[linked]] news pieces (skipped when offline)")
+    p.add_argument("--delay", type=float, default=1.0,
+                   help="seconds between requests to one host (default 1.0)")
 
     p = sub.add_parser("ask", help="answer one question with citations")
     _common(p)
@@ -120,12 +136,56 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
             for r in sorted(store.doc_records().values(), key=lambda r: r.doc_id):
                 print(f"{r.doc_id}\t{r.chunks} chunks\t{r.meta.get('title', '')}")
         return 0
-    sources, skipped = (None, []) if not args.paths else sources_from_paths(args.paths)
-    report = ingest(settings, sources, rebuild=args.rebuild)
-    for name, why in [*skipped, *report.failed]:
+    web = bool(args.urls or args.fetch_linked)
+    problems = [
+        *(["--depth needs --follow-links"] if args.depth is not None and not args.follow_links
+          else []),
+        *(["--depth must be at least 1"] if args.depth is not None and args.depth < 1 else []),
+        *(["--max-pages must be at least 1"] if args.max_pages < 1 else []),
+        *(["--delay cannot be negative"] if args.delay < 0 else []),
+        *(["--follow-links, --same-site and --offline go with --url or --fetch-linked"]
+          if not web and (args.follow_links or args.offline or args.same_site) else []),
+    ]
+    if problems:
+        print(f"error: {'; '.join(problems)}", file=sys.stderr)
+        return 2
+    skipped: list[tuple[str, str]] = []
+    rebuild = args.rebuild
+    if args.paths or not web:
+        sources, skipped = (None, []) if not args.paths else sources_from_paths(args.paths)
+        report = ingest(settings, sources, rebuild=rebuild)
+        skipped += report.failed
+        print(report.summary())
+        rebuild = False
+    if web:
+        from assistant.web_ingest import ingest_linked, ingest_urls
+
+        reports = []
+        depth = args.depth or 1
+        if args.urls:
+            reports.append(ingest_urls(
+                settings, args.urls, follow_links=args.follow_links, depth=depth,
+                same_site=args.same_site, max_pages=args.max_pages, offline=args.offline,
+                delay_s=args.delay, rebuild=rebuild,
+            ))
+            rebuild = False
+        if args.fetch_linked:
+            reports.append(ingest_linked(
+                settings, follow_links=args.follow_links, depth=depth, same_site=args.same_site,
+                max_pages=args.max_pages, offline=args.offline, delay_s=args.delay,
+                rebuild=rebuild,
+            ))
+        for web_report in reports:
+            for url, doc_id in web_report.duplicates:
+                print(f"duplicate {url}: stored once as {doc_id}", file=sys.stderr)
+            if web_report.not_followed:
+                print(f"{len(web_report.not_followed)} links not followed: page cap reached "
+                      f"(raise --max-pages)", file=sys.stderr)
+            skipped += web_report.skipped
+            print(web_report.summary())
+    for name, why in skipped:
         print(f"skipped {name}: {why}", file=sys.stderr)
-    print(report.summary())
-    return 0 if not report.failed and not skipped else 1
+    return 0 if not skipped else 1
 
 
 def _history(path: Path | None) -> list[dict[str, str]]:

@@ -1,0 +1,428 @@
+"""Web ingest: URLs (and the pages their article bodies link to) -> main text -> the index.
+
+Each kept page's main text is written to the web cache as a small clean HTML file and indexed
+through the ordinary pipeline (`assistant.indexing.ingest`), so web pages and files behave the
+same once stored. The same page reached by two URLs, and near-identical syndicated copies, are
+stored once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import logging
+import re
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from tqdm import tqdm
+
+from assistant.corpus import Source, load_manifest
+from assistant.errors import AssistantError, IngestError
+from assistant.indexing import IngestReport, ingest, open_store
+from assistant.ingest.fetch import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_TIMEOUT_S,
+    NEAR_DUPLICATE,
+    Article,
+    FetchedPage,
+    Fetcher,
+    FetchError,
+    WebCache,
+    clean_url,
+    decode_html,
+    extract_article,
+    jaccard,
+    normalise_url,
+    shingles,
+    site_of,
+)
+from assistant.ingest.loaders import LOADERS, detect_format
+from assistant.settings import Settings
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[float, str], None]
+
+# A canonical link shared by two pages whose texts are this different is a site misconfiguration
+# (every page pointing at one URL), not two spellings of one page.
+CANONICAL_MIN_SIMILARITY = 0.5
+# A short connect timeout for manifest links: an offline machine must not stall on each one.
+LINKED_CONNECT_TIMEOUT_S = 5.0
+
+HTML_TYPES = {"text/html", "application/xhtml+xml", ""}
+OTHER_TYPES = {"application/pdf": ("pdf", ".pdf"), "text/plain": ("text", ".txt"),
+               "text/markdown": ("markdown", ".md"), "text/x-markdown": ("markdown", ".md")}
+
+
+@dataclass(frozen=True)
+class WebSource(Source):
+    author: str = ""
+
+    def metadata(self) -> dict[str, str]:
+        return {**super().metadata(), "author": self.author}
+
+
+@dataclass
+class WebIngestReport:
+    kept: list[tuple[str, str]] = field(default_factory=list)  # (doc_id, url)
+    from_cache: list[str] = field(default_factory=list)
+    duplicates: list[tuple[str, str]] = field(default_factory=list)  # (url, doc_id kept)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (url, reason)
+    not_followed: list[str] = field(default_factory=list)
+    index: IngestReport | None = None
+    seconds: float = 0.0
+
+    @property
+    def skipped(self) -> list[tuple[str, str]]:
+        return [*self.failed, *(self.index.failed if self.index else [])]
+
+    def summary(self) -> str:
+        parts = [f"{len(self.kept)} pages kept"
+                 + (f" ({len(self.from_cache)} from the web cache)" if self.from_cache else "")]
+        if self.duplicates:
+            parts.append(f"{len(self.duplicates)} duplicates")
+        if self.failed:
+            parts.append(f"{len(self.failed)} failed")
+        if self.not_followed:
+            parts.append(f"{len(self.not_followed)} links not followed (page cap)")
+        line = ", ".join(parts) + f" in {self.seconds:.1f} s"
+        return f"{line}\n{self.index.summary()}" if self.index else line
+
+
+@dataclass
+class _Kept:
+    doc_id: str
+    url: str
+    shingles: frozenset[str]
+
+
+@dataclass
+class _Task:
+    url: str
+    depth: int
+    root: str  # the site of the start URL this link was found from
+    seed: Source | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.seed.doc_id} ({self.url})" if self.seed else self.url
+
+
+def url_doc_id(url: str) -> str:
+    """A stable doc id from host + path (+ query): readable, and hashed when too long."""
+    parts = urlsplit(normalise_url(url))
+    host = parts.netloc[4:] if parts.netloc.startswith("www.") else parts.netloc
+    path = re.sub(r"\.(html?|php|aspx?)$", "", parts.path, flags=re.IGNORECASE)
+    base = re.sub(r"[^a-z0-9]+", "-", f"{host}{path} {parts.query}".lower()).strip("-")
+    if len(base) <= 80:
+        return base or "page"
+    return f"{base[:71].rstrip('-')}-{hashlib.sha1(url.encode()).hexdigest()[:8]}"
+
+
+def render_article(article: Article, title: str, url: str, author: str, publisher: str,
+                   date: str) -> str:
+    """The main text as a small, clean HTML page: what gets indexed (and what `load_html`
+    reads back unchanged, since nothing in it is boilerplate)."""
+    esc = html.escape
+    head = ['<meta charset="utf-8">', f"<title>{esc(title)}</title>"]
+    if url:
+        head.append(f'<link rel="canonical" href="{esc(url)}">')
+    if author:
+        head.append(f'<meta name="author" content="{esc(author)}">')
+    if publisher:
+        head.append(f'<meta property="og:site_name" content="{esc(publisher)}">')
+    if date:
+        head.append(f'<meta name="date" content="{esc(date)}">')
+    body: list[str] = []
+    in_list = False
+    for tag, text in article.blocks:
+        if tag == "li" and not in_list:
+            body.append("<ul>")
+        elif tag != "li" and in_list:
+            body.append("</ul>")
+        in_list = tag == "li"
+        tag = "p" if tag == "tr" else tag
+        body.append(f"<{tag}>{esc(text)}</{tag}>")
+    if in_list:
+        body.append("</ul>")
+    return ("<!DOCTYPE html>\n<html>\n<head>\n" + "\n".join(head) + "\n</head>\n<body>\n"
+            "<article>\n" + "\n".join(body) + "\n</article>\n</body>\n</html>\n")
+
+
+def _write_if_changed(path: Path, data: bytes) -> None:
+    if path.exists() and path.read_bytes() == data:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+def _stored_shingles(settings: Settings, extracted: Path) -> dict[str, frozenset[str]]:
+    """Texts of web pages already in this collection, so a syndicated copy ingested in a later
+    run is recognised too."""
+    from bs4 import BeautifulSoup
+
+    try:
+        records = open_store(settings).doc_records()
+    except AssistantError as e:
+        log.debug("no stored pages to compare with: %s", e)
+        return {}
+    out = {}
+    for doc_id in records:
+        path = extracted / f"{doc_id}.html"
+        if path.exists():
+            soup = BeautifulSoup(path.read_bytes(), "lxml")
+            out[doc_id] = shingles((soup.body or soup).get_text(" "))
+    return out
+
+
+class _Crawl:
+    def __init__(self, settings: Settings, fetcher: Fetcher, report: WebIngestReport,
+                 follow_links: bool, depth: int, same_site: bool, max_pages: int,
+                 existing: dict[str, frozenset[str]]) -> None:
+        self.settings = settings
+        self.fetcher = fetcher
+        self.report = report
+        self.follow_links = follow_links
+        self.depth = depth
+        self.same_site = same_site
+        self.max_pages = max_pages
+        self.existing = existing
+        self.extracted = settings.data_dir / "web-cache" / "extracted"
+        self.seen: dict[str, str] = {}  # normalised URL -> the URL first fetched for it
+        self.by_key: dict[str, _Kept] = {}  # normalised URL (fetched, final, canonical) -> page
+        self.kept: list[_Kept] = []
+        self.sources: list[Source] = []
+        self.fetched = 0
+
+    def visit(self, task: _Task, enqueue: Callable[[_Task], None]) -> None:
+        report = self.report
+        try:
+            key = normalise_url(task.url)
+        except FetchError as e:
+            report.failed.append((task.label, str(e)))
+            return
+        if key in self.seen or key in self.by_key:
+            first = self.seen.get(key, "")
+            if key in self.by_key and task.url.split("#")[0] != first.split("#")[0]:
+                report.duplicates.append((task.url, self.by_key[key].doc_id))
+            return
+        self.seen[key] = task.url
+        if task.depth > 0 and self.same_site and site_of(key) != task.root:
+            report.failed.append((task.label, f"off-site (--same-site keeps to {task.root})"))
+            return
+        if task.depth > 0 and self.fetched >= self.max_pages:
+            report.not_followed.append(task.url)
+            return
+        self.fetched += 1
+        try:
+            page = self.fetcher.fetch(task.url)
+            self._keep(task, page, enqueue)
+        except IngestError as e:
+            report.failed.append((task.label, str(e)))
+
+    def _keep(self, task: _Task, page: FetchedPage, enqueue: Callable[[_Task], None]) -> None:
+        final_key = normalise_url(page.final_url)
+        if final_key in self.by_key:
+            self.report.duplicates.append((task.url, self.by_key[final_key].doc_id))
+            return
+        self.seen.setdefault(final_key, page.final_url)
+        if task.depth > 0 and self.same_site and site_of(final_key) != task.root:
+            raise IngestError(f"redirected off-site to {page.final_url}",
+                              "drop --same-site to follow it")
+        fmt, suffix, article = self._extract(page)
+        seed = task.seed
+        title = (seed.title if seed else "") or article.title
+        article = _without_title(article, article.title)
+        if not article.text.strip():
+            raise IngestError("no main text found on the page", "save it and ingest the file")
+        sh = shingles(article.text)
+        canonical = self._trusted_canonical(article.canonical, page.final_url, sh)
+        canon_key = normalise_url(canonical)
+        if dup := self.by_key.get(canon_key):
+            self.report.duplicates.append((task.url, dup.doc_id))
+            return
+        doc_id = seed.doc_id if seed else url_doc_id(canonical)
+        if any(k.doc_id == doc_id for k in self.kept):  # two URLs that slug alike
+            doc_id = f"{doc_id[:71]}-{hashlib.sha1(canon_key.encode()).hexdigest()[:8]}"
+        for other in self.kept:
+            if jaccard(sh, other.shingles) >= NEAR_DUPLICATE:
+                self.report.duplicates.append((task.url, other.doc_id))
+                return
+        for other_id, other_sh in self.existing.items():
+            if other_id != doc_id and jaccard(sh, other_sh) >= NEAR_DUPLICATE:
+                self.report.duplicates.append((task.url, f"{other_id} (already indexed)"))
+                return
+        title = title or canonical
+        publisher = (seed.publisher if seed else "") or article.sitename or site_of(canonical)
+        date = (seed.date if seed else "") or article.date
+        url = (seed.url if seed and seed.url else "") or canonical
+        path = self.extracted / f"{doc_id}{suffix}"
+        if fmt == "html":
+            rendered = render_article(article, title, url, article.author, publisher, date)
+            _write_if_changed(path, rendered.encode("utf-8"))
+        else:
+            _write_if_changed(path, page.body)
+        self.sources.append(WebSource(
+            doc_id=doc_id, title=title, path=path, format=fmt, publisher=publisher, url=url,
+            date=date, license="", author=article.author,
+        ))
+        kept = _Kept(doc_id, url, sh)
+        self.kept.append(kept)
+        for k in {normalise_url(task.url), final_key, canon_key}:
+            self.by_key[k] = kept
+        self.report.kept.append((doc_id, url))
+        if page.from_cache:
+            self.report.from_cache.append(task.url)
+        if self.follow_links and task.depth < self.depth:
+            for link in article.links:
+                enqueue(_Task(link, task.depth + 1, task.root))
+
+    def _extract(self, page: FetchedPage) -> tuple[str, str, Article]:
+        ctype = page.content_type
+        if ctype in HTML_TYPES:
+            if ctype == "" and b"<" not in page.body[:1024]:
+                raise IngestError("no content type and not HTML", "save it and ingest the file")
+            article = extract_article(decode_html(page.body, page.headers.get(
+                "content-type", "")), page.final_url)
+            # EUR-Lex pages have a structure-aware loader (article/paragraph locators).
+            if detect_format(Path("page.html"), page.body) == "eurlex-html":
+                blocks = [("p", b.text) for b in LOADERS["eurlex-html"](page.body)]
+                return "eurlex-html", ".html", _with_blocks(article, blocks)
+            return "html", ".html", article
+        if ctype in OTHER_TYPES:
+            fmt, suffix = OTHER_TYPES[ctype]
+            blocks = [("p", b.text) for b in LOADERS[fmt](page.body)]
+            name = urlsplit(page.final_url).path.rsplit("/", 1)[-1]
+            title = re.sub(r"[-_]+", " ", name.rsplit(".", 1)[0]).strip()
+            return fmt, suffix, Article(title, "", "", "", "", blocks, [])
+        raise IngestError(f"unsupported content type {ctype}",
+                          "pages must be HTML, PDF or plain text")
+
+    def _trusted_canonical(self, canonical: str, final_url: str, sh: frozenset[str]) -> str:
+        try:
+            canon = clean_url(canonical) if canonical else ""
+        except FetchError:
+            return final_url
+        if not canon:
+            return final_url
+        # Many sites point every page's canonical at their home page; that is no identity.
+        if urlsplit(canon).path in ("", "/") and urlsplit(final_url).path not in ("", "/"):
+            return final_url
+        other = self.by_key.get(normalise_url(canon))
+        if other and jaccard(sh, other.shingles) < CANONICAL_MIN_SIMILARITY:
+            return final_url
+        return canon
+
+
+def _without_title(article: Article, title: str) -> Article:
+    """The headline travels as the title (and with every chunk); as the first line of the text it
+    would only be repeated."""
+    blocks = article.blocks
+    if blocks and blocks[0][0] == "h1" and blocks[0][1].casefold() == title.casefold():
+        return _with_blocks(article, blocks[1:])
+    return article
+
+
+def _with_blocks(article: Article, blocks: list[tuple[str, str]]) -> Article:
+    return Article(article.title, article.author, article.sitename, article.date,
+                   article.canonical, blocks, article.links)
+
+
+def ingest_urls(
+    settings: Settings,
+    urls: Sequence[str | Source],
+    follow_links: bool = False,
+    depth: int = 1,
+    same_site: bool = False,
+    max_pages: int = 20,
+    offline: bool = False,
+    delay_s: float = 1.0,
+    on_progress: ProgressFn | None = None,
+    *,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    connect_timeout_s: float | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    rebuild: bool = False,
+    progress: bool = True,
+) -> WebIngestReport:
+    """Fetch `urls` (a Source gives its doc id and metadata, as manifest links do), follow
+    their body links `depth` hops when `follow_links`, and index every distinct page into
+    `settings.collection`. `max_pages` caps the pages fetched in all; the start URLs always
+    go first. Failures are reported per URL and the rest of the batch still goes in."""
+    started = time.perf_counter()
+    report = WebIngestReport()
+    cache = WebCache(settings.data_dir / "web-cache")
+    existing = {} if rebuild else _stored_shingles(
+        settings, settings.data_dir / "web-cache" / "extracted")
+    fetcher = Fetcher(cache, delay_s=delay_s, timeout_s=timeout_s,
+                      connect_timeout_s=connect_timeout_s, max_bytes=max_bytes, offline=offline)
+    crawl = _Crawl(settings, fetcher, report, follow_links, depth, same_site, max_pages,
+                   existing)
+    queue: deque[_Task] = deque()
+    for u in urls:
+        url = u.url if isinstance(u, Source) else u
+        queue.append(_Task(url, 0, site_of(url), u if isinstance(u, Source) else None))
+    bar = tqdm(total=len(queue), desc="fetching", unit="page", disable=not progress,
+               file=sys.stderr)
+
+    def enqueue(task: _Task) -> None:
+        queue.append(task)
+        bar.total = (bar.total or 0) + 1
+        bar.refresh()
+
+    with fetcher:
+        done = 0
+        while queue:
+            task = queue.popleft()
+            bar.set_postfix_str(task.url[-40:])
+            if on_progress:
+                on_progress(0.5 * done / max(1, done + len(queue) + 1), f"fetching {task.url}")
+            crawl.visit(task, enqueue)
+            done += 1
+            bar.update(1)
+    bar.close()
+    for url, reason in report.failed:
+        log.info("skipped %s: %s", url, reason)
+    if crawl.sources:
+        def index_progress(frac: float, message: str) -> None:
+            if on_progress:
+                on_progress(0.5 + 0.5 * frac, message)
+
+        report.index = ingest(settings, crawl.sources, rebuild=rebuild, progress=progress,
+                              on_progress=index_progress)
+    report.seconds = time.perf_counter() - started
+    if on_progress:
+        on_progress(1.0, report.summary())
+    return report
+
+
+def ingest_linked(
+    settings: Settings,
+    offline: bool = False,
+    delay_s: float = 1.0,
+    follow_links: bool = False,
+    depth: int = 1,
+    same_site: bool = False,
+    max_pages: int = 20,
+    on_progress: ProgressFn | None = None,
+    progress: bool = True,
+    connect_timeout_s: float = LINKED_CONNECT_TIMEOUT_S,
+    rebuild: bool = False,
+) -> WebIngestReport:
+    """The manifest's `[[linked]]` news pieces: fetched when online (or from the web cache),
+    each reported in one line when it cannot be reached."""
+    linked = [s for s in load_manifest(settings.corpus_manifest).linked if s.url]
+    return ingest_urls(
+        settings, linked, follow_links=follow_links, depth=depth, same_site=same_site,
+        max_pages=max_pages, offline=offline, delay_s=delay_s,
+        on_progress=on_progress, progress=progress, connect_timeout_s=connect_timeout_s,
+        rebuild=rebuild,
+    )

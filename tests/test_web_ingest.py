@@ -1,0 +1,234 @@
+"""Web ingest end to end: a fixture site on 127.0.0.1, the real MiniLM and a real Chroma store.
+
+The site (tests/data/site) has an article with a menu, cookie banner, comment box and footer,
+whose body links to a normal page, a mirrored copy (canonical link + utm parameters), a
+syndicated reprint (near-duplicate text, fbclid), the normal page again under another spelling,
+a 404, a robots.txt-disallowed page and an off-site host that resolves to nothing.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from typing import Any
+
+import pytest
+
+from assistant.indexing import open_store
+from assistant.settings import load_settings
+from assistant.web_ingest import ingest_linked, ingest_urls, url_doc_id
+from tests.conftest import TEST_MODEL
+from tests.test_fetch import SITE, closed_port, serve
+
+ARTICLE = "/news/eu-ai-rules.html"
+CHARTER = "/linked/open-weights-charter.html"
+COLLECTION = "web"
+JUNK = ("marmalade", "periwinkle", "Zephyr", "Gadget Reviews", "Markets Coverage",
+        "advertising partners", "grumpy_walrus", "Leave a comment", "Privacy policy")
+QUESTION = "How long must training data provenance logs be retained under the Open Weights Charter?"
+
+
+@pytest.fixture(scope="module")
+def crawled(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    data_dir = tmp_path_factory.mktemp("web-data")
+    settings = load_settings(data_dir=data_dir, collection=COLLECTION)
+    with serve(SITE) as server:
+        started = time.perf_counter()
+        report = ingest_urls(
+            settings, [f"{server.base}{ARTICLE}?utm_source=twitter"], follow_links=True,
+            same_site=True, delay_s=0, progress=False,
+        )
+        seconds = time.perf_counter() - started
+        paths = server.paths()
+        yield {"settings": settings, "report": report, "server": server, "paths": paths,
+               "seconds": seconds}
+
+
+def _ids(crawled: Any) -> tuple[str, str]:
+    base = crawled["server"].base
+    return url_doc_id(base + ARTICLE), url_doc_id(base + CHARTER)
+
+
+def test_article_and_linked_page_are_kept_with_their_metadata(crawled):
+    report, base = crawled["report"], crawled["server"].base
+    article_id, charter_id = _ids(crawled)
+    assert report.kept == [(article_id, base + ARTICLE), (charter_id, base + CHARTER)]
+    records = open_store(crawled["settings"]).doc_records()
+    assert set(records) == {article_id, charter_id}
+    article = records[article_id].meta
+    assert article["title"] == "Tech Firms Criticise the Quillfeather Rules"
+    assert article["url"] == base + ARTICLE  # canonical: no utm_source
+    assert article["author"] == "Dana Whitlock"
+    assert article["publisher"] == "Harbor Ledger"
+    assert article["date"] == "2024-08-23"
+    charter = records[charter_id].meta
+    assert charter["title"] == "The Open Weights Charter"
+    assert charter["url"] == base + CHARTER
+    assert charter["publisher"] == "Lantern Foundation"
+    assert report.index is not None and report.index.added == [article_id, charter_id]
+
+
+def test_duplicates_are_stored_once(crawled):
+    report, base = crawled["report"], crawled["server"].base
+    _, charter_id = _ids(crawled)
+    dups = dict(report.duplicates)
+    assert dups == {
+        f"{base}/mirror/open-weights-charter.html?utm_source=newsletter&utm_medium=email":
+            charter_id,  # canonical link
+        f"{base}/syndicated/charter-reprint.html?fbclid=abc123": charter_id,  # near-duplicate
+        f"{base}{CHARTER}?utm_campaign=summer#section-2": charter_id,  # same URL, other spelling
+    }
+    chunks = open_store(crawled["settings"]).all_chunks()
+    provenance = [c for c in chunks if "provenance logs must be retained" in c.text]
+    assert len(provenance) == 1
+    assert "first appeared" not in " ".join(c.text for c in chunks)
+    # The spelling variant was never requested; each page once, robots.txt once.
+    assert crawled["paths"].count(CHARTER) == 1
+    assert crawled["paths"].count("/robots.txt") == 1
+
+
+def test_failures_are_reported_per_url_and_not_fetched(crawled):
+    report, base = crawled["report"], crawled["server"].base
+    failed = dict(report.failed)
+    assert failed.keys() == {f"{base}/linked/withdrawn-memo.html",
+                             f"{base}/private/draft-response.html",
+                             "http://offsite.invalid/analysis/quillfeather.html"}
+    assert failed[f"{base}/linked/withdrawn-memo.html"].startswith("HTTP 404")
+    assert "robots.txt disallows" in failed[f"{base}/private/draft-response.html"]
+    assert "off-site" in failed["http://offsite.invalid/analysis/quillfeather.html"]
+    assert "/private/draft-response.html" not in crawled["paths"]
+    assert report.skipped == report.failed  # nothing failed to index
+
+
+def test_menus_banners_comments_and_footers_stay_out_of_the_chunks(crawled):
+    chunks = open_store(crawled["settings"]).all_chunks()
+    text = "\n".join(c.text for c in chunks)
+    assert "fragmented regulation creates uncertainty" in text
+    for junk in JUNK:
+        assert junk not in text, junk
+    # Menu and footer links were not followed.
+    assert not [p for p in crawled["paths"] if p.startswith(("/section", "/privacy", "/terms"))]
+
+
+def test_the_collection_is_honoured(crawled):
+    other = load_settings(data_dir=crawled["settings"].data_dir)  # the default collection
+    assert open_store(other).doc_records() == {}
+
+
+def test_a_question_about_the_linked_page_retrieves_it(crawled):
+    from assistant.chat import ChatService
+
+    _, charter_id = _ids(crawled)
+    found = ChatService(crawled["settings"]).retrieve(QUESTION)
+    top = found.passages[0]
+    assert top.doc_id == charter_id
+    assert top.url == crawled["server"].base + CHARTER
+    assert "seven years" in top.text
+
+
+@pytest.mark.slow
+def test_the_model_answers_from_the_linked_page(crawled):
+    from assistant.chat import ChatService
+
+    _, charter_id = _ids(crawled)
+    result = ChatService(crawled["settings"]).ask(QUESTION, model_spec=TEST_MODEL)
+    assert charter_id in [p.doc_id for p in result.retrieved]
+    assert {c["doc_id"] for c in result.citations()} <= {charter_id, *_ids(crawled)}
+
+
+def test_second_run_with_the_server_stopped_uses_the_cache(crawled):
+    crawled["server"].stop()
+    settings, first = crawled["settings"], crawled["report"]
+    started = time.perf_counter()
+    again = ingest_urls(
+        settings, [f"{crawled['server'].base}{ARTICLE}"], follow_links=True, same_site=True,
+        delay_s=0, progress=False,
+    )
+    assert time.perf_counter() - started < 30
+    assert again.kept == first.kept
+    assert len(again.from_cache) == 2
+    assert again.index is not None and again.index.unchanged == [k for k, _ in first.kept]
+    assert dict(again.duplicates).keys() == dict(first.duplicates).keys()
+    # Offline-only mode rebuilds the same corpus from the cache into a fresh collection.
+    rebuilt = load_settings(data_dir=settings.data_dir, collection="rebuilt")
+    offline = ingest_urls(
+        rebuilt, [f"{crawled['server'].base}{ARTICLE}"], follow_links=True, same_site=True,
+        offline=True, delay_s=0, progress=False,
+    )
+    assert offline.kept == first.kept
+    original = {c.chunk_id: c.text for c in open_store(settings).all_chunks()}
+    assert {c.chunk_id: c.text for c in open_store(rebuilt).all_chunks()} == original
+    reasons = dict(offline.failed)
+    assert all("not in the web cache" in reasons[u] for u in reasons if "offsite" not in u)
+
+
+def test_fetch_linked_fetches_what_is_online_and_skips_the_rest(tmp_path):
+    dead = [closed_port() for _ in range(3)]
+    with serve(SITE) as server:
+        manifest = tmp_path / "sources.toml"
+        manifest.write_text(f'''
+[[linked]]
+doc_id = "lantern-open-weights-charter"
+title = "The Open Weights Charter (Lantern Foundation)"
+publisher = "Lantern Foundation"
+url = "{server.base}{CHARTER}"
+date = "2024-06-02"
+
+[[linked]]
+doc_id = "unreachable-news-piece"
+title = "A news piece on a host that is down"
+url = "http://127.0.0.1:{dead[0]}/story.html"
+''', encoding="utf-8")
+        settings = load_settings(data_dir=tmp_path / "data", corpus_manifest=manifest)
+        report = ingest_linked(settings, delay_s=0, progress=False)
+    assert report.kept == [("lantern-open-weights-charter", f"{server.base}{CHARTER}")]
+    meta = open_store(settings).doc_records()["lantern-open-weights-charter"].meta
+    assert meta["title"] == "The Open Weights Charter (Lantern Foundation)"
+    assert meta["author"] == "Lantern Foundation"
+    (label, reason), = report.failed
+    assert label == f"unreachable-news-piece (http://127.0.0.1:{dead[0]}/story.html)"
+    assert "cannot connect" in reason
+
+    # Wholly offline: fetched entries come from the cache; the rest are skipped quickly, one
+    # line each; once two hosts have failed and none answered, the rest are not even tried.
+    manifest.write_text(manifest.read_text() + "".join(f'''
+[[linked]]
+doc_id = "offline-{i}"
+title = "Offline piece {i}"
+url = "http://127.0.0.1:{port}/story.html"
+''' for i, port in enumerate(dead[1:])), encoding="utf-8")
+    started = time.perf_counter()
+    offline = ingest_linked(settings, delay_s=0, progress=False)
+    assert time.perf_counter() - started < 20
+    assert [k for k, _ in offline.kept] == ["lantern-open-weights-charter"]
+    assert offline.from_cache == [f"{server.base}{CHARTER}"]
+    reasons = [r for _, r in offline.failed]
+    assert len(reasons) == 3
+    assert "cannot connect" in reasons[0]
+    assert all("offline? (2 hosts unreachable, none answered); not in the web cache" in r
+               for r in reasons[1:])
+
+
+@pytest.mark.slow
+def test_cli_ingest_url_reports_failures_and_exits_1(tmp_path):
+    with serve(SITE) as server:
+        run = subprocess.run(
+            [sys.executable, "-m", "assistant.cli", "ingest", "--url", server.base + ARTICLE,
+             "--url", "ftp://127.0.0.1/file.txt", "--follow-links", "--same-site",
+             "--delay", "0", "--data-dir", str(tmp_path), "--collection", COLLECTION],
+            capture_output=True, text=True, timeout=300,
+        )
+    assert run.returncode == 1, run.stderr
+    assert "2 pages kept, 3 duplicates, 4 failed" in run.stdout
+    assert "2 added" in run.stdout
+    err = run.stderr
+    assert f"skipped {server.base}/linked/withdrawn-memo.html: HTTP 404 Not Found" in err
+    assert f"skipped {server.base}/private/draft-response.html: robots.txt disallows" in err
+    assert "skipped http://offsite.invalid/analysis/quillfeather.html: off-site" in err
+    assert "skipped ftp://127.0.0.1/file.txt: not an http(s) URL" in err
+    listed = subprocess.run(
+        [sys.executable, "-m", "assistant.cli", "ingest", "--list", "--data-dir", str(tmp_path),
+         "--collection", COLLECTION], capture_output=True, text=True, timeout=300,
+    )
+    assert "The Open Weights Charter" in listed.stdout
