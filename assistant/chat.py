@@ -9,7 +9,7 @@ import logging
 import re
 import time
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 
 from assistant.answer.generate import AnswerOptions, AnswerResult, generate
@@ -139,8 +139,9 @@ class ChatService:
         top_k: int | None = None,
         hybrid: bool | None = None,
         temperature: float | None = None,
-    ) -> Iterator[str | AnswerResult]:
-        """Yield answer text as it streams, then the final AnswerResult."""
+    ) -> Generator[str | AnswerResult, None, None]:
+        """Yield answer text as it streams, then the final AnswerResult. A caller that stops early
+        must close() the generator: it holds the model's lock while it runs."""
         model = self.model(model_spec)
         started = time.perf_counter()
         turn = self.prepare(question, history, model)
