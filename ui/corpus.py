@@ -69,7 +69,10 @@ class CorpusHandlers:
         kept = []
         for f in files:
             src = Path(f)
-            target = self.uploads_dir / src.name
+            # Ingest skips dot-files without a word (right for folders: .git, .DS_Store), so an
+            # upload named ".notes.md" (or "..\x.md" once Gradio drops the backslashes) would
+            # vanish from the report; the user picked this file, so keep it under a plain name.
+            target = self.uploads_dir / (src.name.lstrip(".") or "upload")
             shutil.copyfile(src, target)
             kept.append(target)
         sources, skipped = sources_from_paths(kept)
