@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from assistant.errors import ConfigError
+from assistant.models import catalog
 from assistant.settings import Settings
 
 TEST_MODEL = "llamacpp:smollm2-135m"
@@ -122,8 +123,9 @@ def test_ask_cite_follow_up_switch_model_and_reopen(served: tuple[str, Settings]
     assert final[BOX] in ("", None) or final[BOX].get("__type__") == "update"
 
     # Switch model: the same weights through a path spec are a second, distinct model.
-    gguf = settings.models_dir / "smollm2-135m.gguf"
-    assert gguf.exists()
+    # Loaded models are shared process-wide, so an earlier test may have loaded smollm2 from
+    # another data dir: make sure this one has the file.
+    gguf = catalog.ensure_model(settings.models_dir, "smollm2-135m", progress=False)
     other = f"llamacpp:{gguf}"
     note = c.predict(other, api_name="/select_model")  # the install button is not in the API
     assert "next answer uses" in note["value"]
