@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from assistant.corpus import sha256_file
 from assistant.errors import ModelNotInstalled
 from assistant.models import catalog
 
@@ -18,7 +19,7 @@ def test_corrupt_assembled_model_is_refused_and_reassembled(tmp_path):
     assert not catalog.is_verified(path, entry)
     again = catalog.ensure_model(tmp_path, "smollm2-135m", progress=False)
     assert again == path and catalog.is_verified(path, entry)
-    assert catalog._sha256(path) == entry.sha256
+    assert sha256_file(path) == entry.sha256
 
 
 def test_unknown_and_missing_models_name_what_to_do(tmp_path, monkeypatch):

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from assistant.corpus import sha256_file
 from assistant.errors import ModelNotInstalled
 
 log = logging.getLogger(__name__)
@@ -104,14 +105,6 @@ def _stat_key(path: Path) -> dict[str, int]:
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def is_verified(path: Path, entry: CatalogModel) -> bool:
     """True when the assembled file matches its pin. Re-hashes only when the file changed."""
     if not path.exists():
@@ -124,7 +117,7 @@ def is_verified(path: Path, entry: CatalogModel) -> bool:
                 return True
         except (json.JSONDecodeError, OSError):
             pass
-    if _sha256(path) == entry.sha256:
+    if sha256_file(path) == entry.sha256:
         stamp.write_text(json.dumps({"sha256": entry.sha256, "stat": _stat_key(path)}))
         return True
     return False
