@@ -93,7 +93,8 @@ class ChatService:
             "embedder": ident["embedder"],
             "chunking": ident["chunking"],
             "prompt_version": self.prompts.version("answer", "question"),
-            "corpus_hash": self.store.corpus_hash(),
+            # The hash the retriever searched, not a fresh store read on every answer.
+            "corpus_hash": self.retriever.corpus_hash,
         }
 
     def prepare(

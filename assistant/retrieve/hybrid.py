@@ -86,6 +86,11 @@ class HybridRetriever:
             self._checked = now
             return self._index
 
+    @property
+    def corpus_hash(self) -> str:
+        """The hash of the corpus the in-memory index was built from (what answers searched)."""
+        return self._current().corpus_hash
+
     def invalidate(self) -> None:
         with self._lock:
             self._index = None
