@@ -164,3 +164,16 @@ def test_empty_summary_is_all_none() -> None:
     s = summarize([])
     assert s["questions"] == 0 and s["k"] == 0
     assert all(s[k] is None for k in SUMMARY_METRICS)
+
+
+def test_answer_in_context_reads_the_retrieved_text() -> None:
+    base = {"answerable": True, "abstained": True, "answer": "", "citations": []}
+    inside = {**base, "retrieved": [{"doc_id": "a", "text": "nothing"},
+                                    {"doc_id": "b", "text": "Governed by California law."}]}
+    outside = {**base, "retrieved": [{"doc_id": "b", "text": "Governed by the laws of Ireland."}]}
+    old = {**base, "retrieved": [{"doc_id": "b"}]}
+    want = [["California"]]
+    assert score(inside, want, ["b"])["answer_in_context"] is True
+    assert score(outside, want, ["b"])["answer_in_context"] is False
+    assert score(old, want, ["b"])["answer_in_context"] is None
+    assert score({**inside, "answerable": False}, want, [])["answer_in_context"] is None

@@ -17,10 +17,10 @@ Record = Mapping[str, Any]
 # Per-question values stored in each result record; the summary aggregates these.
 QUESTION_METRICS = (
     "correct", "citation_hit", "citation_precision", "retrieval_hit", "reciprocal_rank",
-    "model_ran",
+    "answer_in_context", "model_ran",
 )
 SUMMARY_METRICS = (
-    "accuracy", "citation_hit", "citation_precision", "hit_at_k", "mrr",
+    "accuracy", "citation_hit", "citation_precision", "hit_at_k", "mrr", "answer_in_context",
     "abstention_accuracy", "false_abstention_rate",
     "first_token_ms_p50", "first_token_ms_p95", "total_ms_p50", "total_ms_p95",
     "prompt_tokens_p50",
@@ -64,6 +64,16 @@ def reciprocal_rank(retrieved: Sequence[str], gold: Iterable[str]) -> float:
     return 0.0
 
 
+def answer_in_context(record: Record, must_include: Sequence[Sequence[str]]) -> bool | None:
+    """The gold answer's required strings appear in the passages the model was given: a finer
+    ceiling on accuracy than hit@k, which counts the right document even when the retrieved
+    chunk of it is the wrong one. None for records written without passage text."""
+    texts = [p.get("text") for p in record.get("retrieved") or []]
+    if not texts or any(t is None for t in texts):
+        return None
+    return matches("\n".join(texts), must_include)
+
+
 def model_ran(record: Record) -> bool:
     """False when the answer was an abstention decided from retrieval, before any generation."""
     return not (record.get("abstained") and record.get("abstain_reason") == NO_EVIDENCE)
@@ -82,6 +92,7 @@ def score(
         "citation_precision": None,
         "retrieval_hit": None,
         "reciprocal_rank": None,
+        "answer_in_context": answer_in_context(record, must_include) if answerable else None,
         "model_ran": model_ran(record),
     }
     if answerable and gold:
@@ -132,6 +143,7 @@ def summarize(records: Sequence[Record]) -> dict[str, Any]:
         "citation_precision": _round(mean(r["citation_precision"] for r in answerable), 4),
         "hit_at_k": _round(mean(r["retrieval_hit"] for r in answerable), 4),
         "mrr": _round(mean(r["reciprocal_rank"] for r in answerable), 4),
+        "answer_in_context": _round(mean(r.get("answer_in_context") for r in answerable), 4),
         "abstention_accuracy": _round(mean(r["abstained"] for r in unanswerable), 4),
         "false_abstention_rate": _round(mean(r["abstained"] for r in answerable), 4),
         "first_token_ms_p50": _round(percentile((t.get("first_token_ms") for t in timings), 50), 1),

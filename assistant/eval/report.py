@@ -35,6 +35,7 @@ def columns(k: int) -> list[tuple[str, str, Callable[[float | None], str]]]:
         ("cite prec", "citation_precision", pct),
         (f"hit@{k}", "hit_at_k", pct),
         ("MRR", "mrr", num),
+        ("ans in ctx", "answer_in_context", pct),
         ("abstain acc", "abstention_accuracy", pct),
         ("false abstain", "false_abstention_rate", pct),
         ("ttft p50 ms", "first_token_ms_p50", ms),
