@@ -92,7 +92,7 @@ class ChatService:
             "model": model,
             "embedder": ident["embedder"],
             "chunking": ident["chunking"],
-            "prompt_version": self.prompts.version("answer", "question"),
+            "prompt_version": self.prompts.version("answer", "question", "retry"),
             # The hash the retriever searched, not a fresh store read on every answer.
             "corpus_hash": self.retriever.corpus_hash,
         }
@@ -126,6 +126,7 @@ class ChatService:
         opts = AnswerOptions(
             max_tokens=s.max_answer_tokens, temperature=s.temperature,
             prompt_budget=s.prompt_budget_tokens, min_relevance=s.min_relevance,
+            retry_declined=s.retry_declined,
         )
         for k, v in overrides.items():
             if v is not None:

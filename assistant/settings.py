@@ -86,9 +86,9 @@ class Settings(BaseSettings):
     )
     hybrid: bool = Field(default=True, description="Fuse BM25 with vector search (else vectors).")
     rrf_k: int = Field(default=60, ge=1, description="Reciprocal rank fusion constant.")
-    bm25_weight: float = Field(default=1.0, ge=0.0, description="Weight of BM25 ranks in fusion.")
+    bm25_weight: float = Field(default=3.0, ge=0.0, description="Weight of BM25 ranks in fusion.")
     max_per_doc: int = Field(
-        default=2, ge=1, description="At most this many passages from one document in the top-k."
+        default=4, ge=1, description="At most this many passages from one document in the top-k."
     )
     min_relevance: float = Field(
         default=0.22,
@@ -96,6 +96,11 @@ class Settings(BaseSettings):
         le=1.0,
         description="Abstain without asking the model when the best passage's cosine similarity "
         "to the question is below this (tuned on eval/questions.jsonl).",
+    )
+    retry_declined: bool = Field(
+        default=True,
+        description="When the model declines although relevant passages were found, ask once "
+        "more with a prompt that says the answer is there; the support check still applies.",
     )
     temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="Sampling temperature.")
     max_answer_tokens: int = Field(default=96, ge=16, le=2048, description="Answer length cap.")

@@ -69,3 +69,27 @@ def test_model_declines_only_at_the_start():
 def test_retrieval_threshold():
     assert abstain.retrieval_says_nothing(0.15, 0.3)
     assert not abstain.retrieval_says_nothing(0.31, 0.3)
+
+
+def test_a_number_in_no_passage_makes_a_sentence_unsupported_despite_overlap():
+    from assistant.answer.citations import invented
+
+    text = "You must request a license from Meta above 900 million monthly active users [2]."
+    [s] = check_sentences(text, PASSAGES)
+    assert not s.supported
+    assert invented(text, "", PASSAGES) == ["900"]
+    # A number the question itself gave is not an invention.
+    assert invented(text, "What if I have 900 million users?", PASSAGES) == []
+    assert invented("Above 700 million users [1].", "", PASSAGES) == []
+    assert invented("Fines of up to EUR 35,000,000 [1].", "", ["up to EUR 35 000 000"]) == []
+
+
+def test_a_quantity_or_date_question_needs_a_figure_in_the_answer():
+    assert abstain.misses_the_figure("Meta was fined under the GDPR [1].",
+                                     "How much has Meta been fined under the GDPR?")
+    assert not abstain.misses_the_figure("Up to EUR 35 000 000 [1].", "How much is the fine?")
+    assert not abstain.misses_the_figure("Seven hundred million users.", "How many users?")
+    assert abstain.misses_the_figure("It was signed in Brussels [1].",
+                                     "On what date was it signed?")
+    # Other "when" questions can be answered without a date ("if you breach the terms").
+    assert not abstain.misses_the_figure("If you breach the terms [1].", "When may Meta terminate?")

@@ -78,3 +78,39 @@ def test_prompt_budget_drops_lowest_ranked_passages():
     assert len(built.passages) == 2 and built.dropped == 3
     assert built.prompt_tokens <= 300
     assert [p.chunk_id for p in built.passages] == ["doc:1", "doc:2"]
+
+
+def test_declined_draft_is_retried_and_a_grounded_retry_is_the_answer():
+    model = FakeChatModel.scripted("The documents do not say.",
+                                   "Spotify CEO Daniel Ek joined Zuckerberg [1].")
+    streamed, result = run(model)
+    assert not result.abstained and result.retried
+    assert result.answer == "Spotify CEO Daniel Ek joined Zuckerberg [1]."
+    # Only the first draft streams; the final result replaces it.
+    assert streamed.strip() == "The documents do not say."
+    first, second = (p[0]["content"] for p in model.prompts)
+    assert first == PROMPTS.get("answer").text and second == PROMPTS.get("retry").text
+
+
+def test_a_draft_that_only_echoes_the_question_counts_as_declined():
+    model = FakeChatModel.scripted("Zuckerberg was joined by [1].", "The documents do not say.")
+    _, result = run(model)
+    assert result.abstained and result.abstain_reason == "passages_do_not_answer"
+    assert len(model.prompts) == 2 and not result.retried
+
+
+def test_a_retry_that_invents_is_still_an_abstention():
+    model = FakeChatModel.scripted("The documents do not say.",
+                                   "Zuckerberg was joined by 12 other CEOs [1].")
+    _, result = run(model)
+    assert result.abstained and result.abstain_reason == "passages_do_not_answer"
+    assert "12" not in result.answer
+
+
+def test_retry_can_be_switched_off():
+    model = FakeChatModel.scripted("The documents do not say.", "Daniel Ek [1].")
+    pieces = list(generate(model, PROMPTS, "Who joined Zuckerberg?", PASSAGES,
+                           AnswerOptions(retry_declined=False), 0.6))
+    result = pieces[-1]
+    assert isinstance(result, AnswerResult) and result.abstained
+    assert len(model.prompts) == 1

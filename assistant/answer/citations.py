@@ -2,7 +2,11 @@
 
 A marker [n] is valid when 1 <= n <= number of passages. Each sentence is checked against the
 passage it cites by content-word overlap: supported, supported by another passage (the marker is
-moved there), or unsupported (flagged, never silently kept as if grounded).
+moved there), or unsupported (flagged, never silently kept as if grounded). A number that neither
+the question nor any passage contains makes a sentence unsupported whatever its overlap: an
+invented figure (a revenue, an age, a parameter count) is the commonest way a small model answers
+from memory. Names are left to the overlap score: "Palo Alto, California" is a right answer from a
+passage that says only "Palo Alto-based".
 """
 
 from __future__ import annotations
@@ -51,6 +55,27 @@ def _is_number(word: str) -> bool:
     return word[:1].isdigit()
 
 
+# A figure with thousands grouped by spaces ("35 000 000", as EU texts write it) or any number.
+_NUMBER = re.compile(r"\d{1,3}(?:[ ,.]\d{3})+(?!\d)|\d+(?:[.,^/]\d+)*")
+
+
+def invented(sentence: str, question: str, passages: list[str]) -> list[str]:
+    """Numbers in the sentence that neither the question nor any passage contains."""
+    known: set[str] = set()
+    for text in (question, *passages):
+        known.update(m.group() for m in _NUMBER.finditer(text))
+    # "35 000 000" and "35,000,000" are one figure written two ways.
+    flat = {_flat(k) for k in known}
+    return [
+        m.group() for m in _NUMBER.finditer(strip_markers(sentence))
+        if m.group() not in known and _flat(m.group()) not in flat
+    ]
+
+
+def _flat(number: str) -> str:
+    return re.sub(r"[,.\s]", "", number)
+
+
 def support(sentence: str, passage: str) -> float:
     """Share of the sentence's content words found in the passage (1.0 for no content words).
 
@@ -66,7 +91,7 @@ def support(sentence: str, passage: str) -> float:
 
 
 def check_sentences(
-    answer: str, passages: list[str], threshold: float = SUPPORT_THRESHOLD
+    answer: str, passages: list[str], threshold: float = SUPPORT_THRESHOLD, question: str = ""
 ) -> list[Sentence]:
     results: list[Sentence] = []
     for raw in split_sentences(answer):
@@ -76,6 +101,11 @@ def check_sentences(
             continue
         scores = [support(body, p) for p in passages]
         sentence = Sentence(text=body, cited=cited)
+        if invented(body, question, passages):
+            sentence.supported = False
+            sentence.support = min(max(scores, default=0.0), threshold / 2)
+            results.append(sentence)
+            continue
         if len(set(tokens(body))) < 2:
             # Too short to judge ("Yes.", "Daniel Ek."): keep what the model cited.
             sentence.support = max(scores, default=0.0)

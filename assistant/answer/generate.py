@@ -27,6 +27,8 @@ class AnswerResult:
     standalone_query: str = ""
     abstain_reason: str = ""
     raw_answer: str = ""
+    # True when the first draft declined and the answer shown comes from the retry prompt.
+    retried: bool = False
     retrieved: list[Passage] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     prompt_tokens: int = 0
@@ -60,6 +62,7 @@ class AnswerResult:
             "timings": self.timings,
             "standalone_query": self.standalone_query,
             "abstain_reason": self.abstain_reason,
+            "retried": self.retried,
             "sentences": [asdict(s) for s in self.sentences],
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
@@ -74,6 +77,7 @@ class AnswerOptions:
     prompt_budget: int = 1100
     min_relevance: float = 0.3
     check_support: bool = True
+    retry_declined: bool = True
 
 
 def abstention(
@@ -87,6 +91,16 @@ def abstention(
     )
 
 
+def _verdict(raw: str, sentences: list[Sentence], asked: str, check_support: bool) -> str:
+    """Why this draft is not an answer ("" when it is one)."""
+    if (not raw or abstain.model_declined(raw) or abstain.echoes_question(raw, asked)
+            or abstain.misses_the_figure(raw, asked)):
+        return abstain.MODEL_DECLINED
+    if check_support and abstain.unsupported(sentences):
+        return abstain.UNSUPPORTED
+    return ""
+
+
 def generate(
     model: ChatModel,
     prompts: PromptLibrary,
@@ -98,12 +112,22 @@ def generate(
     earlier_question: str = "",
     on_token: Callable[[str], None] | None = None,
 ) -> Iterator[str | AnswerResult]:
-    """Yield answer text pieces as they stream, then the final AnswerResult."""
+    """Yield answer text pieces as they stream, then the final AnswerResult.
+
+    A draft that declines or only echoes the question, although retrieval found relevant
+    passages, gets one more try with the `retry` prompt, which tells the model the answer is in
+    the passages. Small models decline too readily; the retry's answer passes the same support
+    check, so an invented answer still ends as an abstention. The retry is not streamed: the
+    final AnswerResult replaces what was shown.
+    """
     if not passages or abstain.retrieval_says_nothing(best_similarity, options.min_relevance):
         yield abstention(question, model.label, abstain.NO_EVIDENCE, passages, retrieve_ms)
         return
     budget = min(options.prompt_budget, model.context_window - options.max_tokens - 16)
     built = build_prompt(prompts, question, passages, model.count_tokens, budget, earlier_question)
+    asked = f"{earlier_question} {question}".strip()
+    # The model sees each passage's title and locator too ("... Definition – 1.0-RC1").
+    texts = [f"{p.title} {p.locator}\n{p.text}" for p in built.passages]
     stats = GenerationStats()
     started = time.perf_counter()
     first = 0.0
@@ -115,15 +139,31 @@ def generate(
         if on_token:
             on_token(piece)
         yield piece
-    ended = time.perf_counter()
     raw = "".join(pieces).strip()
-    texts = [p.text for p in built.passages]
-    sentences = check_sentences(raw, texts) if options.check_support else []
+
+    def check(text: str) -> list[Sentence]:
+        return check_sentences(text, texts, question=asked) if options.check_support else []
+
+    sentences = check(raw)
+    reason = _verdict(raw, sentences, asked, options.check_support)
+    retried = False
+    if reason == abstain.MODEL_DECLINED and options.retry_declined:
+        again = build_prompt(prompts, question, built.passages, model.count_tokens, budget,
+                             earlier_question, system="retry")
+        retry_stats = GenerationStats()
+        retry_raw = "".join(model.stream(again.messages, options.max_tokens,
+                                         options.temperature, retry_stats)).strip()
+        stats.prompt_tokens += retry_stats.prompt_tokens
+        stats.completion_tokens += retry_stats.completion_tokens
+        retry_sentences = check(retry_raw)
+        if not _verdict(retry_raw, retry_sentences, asked, options.check_support):
+            raw, sentences, reason, retried = retry_raw, retry_sentences, "", True
+    ended = time.perf_counter()
     gen_s = ended - (first or ended)
     result = AnswerResult(
         question=question, answer=render(sentences) if sentences else raw, abstained=False,
         model=model.label, passages=built.passages, cited=cited_numbers(sentences),
-        sentences=sentences, raw_answer=raw, retrieved=passages,
+        sentences=sentences, raw_answer=raw, retrieved=passages, retried=retried,
         prompt_tokens=stats.prompt_tokens, completion_tokens=stats.completion_tokens,
         timings={
             "retrieve_ms": round(retrieve_ms, 1),
@@ -132,11 +172,6 @@ def generate(
             "tokens_per_s": round(stats.completion_tokens / gen_s, 2) if gen_s > 0 else 0.0,
         },
     )
-    reason = ""
-    if not raw or abstain.model_declined(raw):
-        reason = abstain.MODEL_DECLINED
-    elif options.check_support and abstain.unsupported(sentences):
-        reason = abstain.UNSUPPORTED
     if reason:
         result.abstained, result.abstain_reason = True, reason
         result.answer, result.cited = abstain.MESSAGES[reason], []

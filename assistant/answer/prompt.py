@@ -32,11 +32,14 @@ def build_prompt(
     count_tokens: Callable[[str], int],
     budget: int,
     earlier_question: str = "",
+    system: str = "answer",
 ) -> BuiltPrompt:
-    system = prompts.get("answer").text
+    """`system` names the instructions: "answer" normally, "retry" after a draft declined."""
+    system_text = prompts.get(system).text
     asked = f"(Follow-up to: {earlier_question})\n{question}" if earlier_question else question
     template = prompts.get("question")
-    fixed = count_tokens(system) + count_tokens(template.render(passages="", question=asked)) + 12
+    fixed = count_tokens(system_text) + 12
+    fixed += count_tokens(template.render(passages="", question=asked))
     kept: list[Passage] = []
     used = fixed
     for p in passages:
@@ -52,7 +55,7 @@ def build_prompt(
         used += cost
     body = "\n\n".join(passage_block(i, p) for i, p in enumerate(kept, start=1))
     messages: list[Message] = [
-        {"role": "system", "content": system},
+        {"role": "system", "content": system_text},
         {"role": "user", "content": template.render(passages=body, question=asked)},
     ]
     return BuiltPrompt(messages, kept, used, len(passages) - len(kept))

@@ -187,9 +187,12 @@ def _record(
         "abstained": data["abstained"],
         "abstain_reason": data["abstain_reason"],
         "raw_answer": result.raw_answer,
+        "retried": result.retried,
         "standalone_query": frozen.standalone,
         "citations": data["citations"],
-        "retrieved": data["retrieved"],
+        # With the text, so "answer in context" can be scored (and rescored) from the record.
+        "retrieved": [{**r, "text": p.text} for r, p in zip(data["retrieved"], result.retrieved,
+                                                               strict=True)],
         "timings": data["timings"],
         "prompt_tokens": data["prompt_tokens"],
         "completion_tokens": data["completion_tokens"],
