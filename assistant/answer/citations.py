@@ -59,17 +59,18 @@ def _is_number(word: str) -> bool:
 _NUMBER = re.compile(r"\d{1,3}(?:[ ,.]\d{3})+(?!\d)|\d+(?:[.,^/]\d+)*")
 
 
-def invented(sentence: str, question: str, passages: list[str]) -> list[str]:
+def known_numbers(question: str, passages: list[str]) -> set[str]:
+    """Every figure in the question and passages, with separators dropped: "35 000 000" and
+    "35,000,000" are one figure written two ways."""
+    return {_flat(m.group()) for text in (question, *passages) for m in _NUMBER.finditer(text)}
+
+
+def invented(sentence: str, question: str, passages: list[str],
+             known: set[str] | None = None) -> list[str]:
     """Numbers in the sentence that neither the question nor any passage contains."""
-    known: set[str] = set()
-    for text in (question, *passages):
-        known.update(m.group() for m in _NUMBER.finditer(text))
-    # "35 000 000" and "35,000,000" are one figure written two ways.
-    flat = {_flat(k) for k in known}
-    return [
-        m.group() for m in _NUMBER.finditer(strip_markers(sentence))
-        if m.group() not in known and _flat(m.group()) not in flat
-    ]
+    known = known_numbers(question, passages) if known is None else known
+    return [m.group() for m in _NUMBER.finditer(strip_markers(sentence))
+            if _flat(m.group()) not in known]
 
 
 def _flat(number: str) -> str:
@@ -94,6 +95,7 @@ def check_sentences(
     answer: str, passages: list[str], threshold: float = SUPPORT_THRESHOLD, question: str = ""
 ) -> list[Sentence]:
     results: list[Sentence] = []
+    numbers = known_numbers(question, passages)
     for raw in split_sentences(answer):
         cited = [n for n in markers(raw) if 1 <= n <= len(passages)]
         body = strip_markers(raw)
@@ -101,7 +103,7 @@ def check_sentences(
             continue
         scores = [support(body, p) for p in passages]
         sentence = Sentence(text=body, cited=cited)
-        if invented(body, question, passages):
+        if invented(body, question, passages, numbers):
             sentence.supported = False
             sentence.support = min(max(scores, default=0.0), threshold / 2)
             results.append(sentence)
