@@ -93,3 +93,27 @@ def test_a_quantity_or_date_question_needs_a_figure_in_the_answer():
                                      "On what date was it signed?")
     # Other "when" questions can be answered without a date ("if you breach the terms").
     assert not abstain.misses_the_figure("If you breach the terms [1].", "When may Meta terminate?")
+
+
+def test_question_names_skip_question_words_and_fold_possessives_and_plurals():
+    assert abstain.question_names("Who is the CEO of OpenAI?") == ["CEO", "OpenAI"]
+    assert abstain.question_names("When do the AI Act's rules apply?") == ["AI", "Act"]
+    assert abstain.question_names("How does the CEOs' statement read?") == ["CEO"]
+    # A multi-hop preamble names things from another document; only the question proper counts.
+    assert abstain.question_names(
+        "Zuckerberg and Ek praise open weights. Which obligations are waived?") == []
+
+
+def test_a_name_no_passage_mentions_is_reported():
+    texts = ["Meta Platforms CEO Mark Zuckerberg and Spotify CEO Daniel Ek joined forces."]
+    assert abstain.unmentioned_names("Who is the CEO of OpenAI?", texts) == ["OpenAI"]
+    assert abstain.unmentioned_names("Who is the CEO of Spotify?", texts) == []
+    assert abstain.unmentioned_names("What did the FIFA and UEFA say?", texts) == ["FIFA", "UEFA"]
+
+
+def test_an_initialism_counts_as_mentioned_when_the_passages_spell_it_out():
+    texts = ["The Open Source AI Definition, version 1.0, was written by the Open Source "
+             "Initiative."]
+    assert abstain.unmentioned_names("What does the OSAID require?", texts) == []
+    assert abstain.unmentioned_names("Under the OSI definition, what is free?", texts) == []
+    assert abstain.unmentioned_names("What does the GDPR require?", texts) == ["GDPR"]

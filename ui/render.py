@@ -34,6 +34,7 @@ ABSTAIN_TITLES = {
     "no_relevant_passages": "Not in the documents",
     "passages_do_not_answer": "The documents do not answer this",
     "answer_not_supported": "No supported answer",
+    "passages_do_not_mention": "Not in the closest passages",
 }
 
 

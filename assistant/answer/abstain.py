@@ -11,6 +11,7 @@ from assistant.retrieve.text import tokens
 NO_EVIDENCE = "no_relevant_passages"
 MODEL_DECLINED = "passages_do_not_answer"
 UNSUPPORTED = "answer_not_supported"
+NOT_MENTIONED = "passages_do_not_mention"
 
 MESSAGES = {
     NO_EVIDENCE: "The documents do not say: nothing in them is about this question.",
@@ -18,6 +19,8 @@ MESSAGES = {
     "this question.",
     UNSUPPORTED: "The documents do not say: the draft answer was not supported by the passages "
     "(listed below), so it is not shown.",
+    NOT_MENTIONED: "The documents do not say: the closest passages (listed below) never mention "
+    "{names}.",
 }
 
 _DECLINE = re.compile(
@@ -72,3 +75,63 @@ def misses_the_figure(answer: str, question: str) -> bool:
 def unsupported(sentences: list[Sentence]) -> bool:
     """Every sentence failed the support check: the model answered from its own memory."""
     return bool(sentences) and not any(s.supported for s in sentences)
+
+
+# Capitalised words that start or shape a question rather than name something.
+_NOT_NAMES = frozenset(
+    "who whom whose what when where which why how is are was were do does did can could may might "
+    "must should would will shall the a an in on of under and or to for by with from it its this "
+    "that these those according i my besides above below after before".split()
+)
+_NAME = re.compile(r"\b[A-Z][\w.-]*[A-Za-z0-9]")
+_CONNECTIVES = frozenset({"of", "the", "for", "and", "on", "de"})
+
+
+def question_names(question: str) -> list[str]:
+    """Names in the question proper (its last sentence; a multi-hop question's preamble names
+    things from another document): capitalised words past the first, "Act's" read as "Act" and
+    "CEOs" as "CEO"."""
+    parts = [p for p in re.split(r"(?<=[.?!])\s+", question.strip()) if p]
+    asked = parts[-1] if parts else ""
+    names = []
+    for match in _NAME.finditer(asked):
+        if match.start() == 0:
+            continue
+        word = re.sub(r"['’]s$", "", match.group(0))
+        if re.fullmatch(r"[A-Z]{2,}s", word):
+            word = word[:-1]
+        if word.lower() not in _NOT_NAMES and word not in names:
+            names.append(word)
+    return names
+
+
+def _initialisms(text: str) -> set[str]:
+    """Every initialism a run of words spells: "Open Source AI Definition" gives OSAID (an
+    all-capitals word counts whole), "Open Source Initiative" gives OSI."""
+    words = [w for w in re.findall(r"[A-Za-z][\w-]*", text) if w.lower() not in _CONNECTIVES]
+    out = set()
+    for i in range(len(words)):
+        spelled = ""
+        for word in words[i : i + 6]:
+            spelled += word if word.isupper() else word[0].upper()
+            out.add(spelled)
+    return out
+
+
+def unmentioned_names(question: str, texts: list[str]) -> list[str]:
+    """Names the question asks about that no passage mentions, not even as an initialism.
+    "Who is the CEO of OpenAI?" over passages about Meta and the OSI gives ["OpenAI"]: whatever
+    the model says, it cannot come from these passages."""
+    joined = "\n".join(texts)
+    lowered = joined.lower()
+    spelled: set[str] | None = None
+    missing = []
+    for name in question_names(question):
+        if name.lower() in lowered:
+            continue
+        if name.isupper() and len(name) >= 2:
+            spelled = _initialisms(joined) if spelled is None else spelled
+            if name in spelled:
+                continue
+        missing.append(name)
+    return missing

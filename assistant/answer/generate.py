@@ -128,6 +128,14 @@ def generate(
     asked = f"{earlier_question} {question}".strip()
     # The model sees each passage's title and locator too ("... Definition – 1.0-RC1").
     texts = [f"{p.title} {p.locator}\n{p.text}" for p in built.passages]
+    missing = abstain.unmentioned_names(question, texts + [p.publisher for p in built.passages])
+    if missing:
+        # Relevant passages, but none names what is asked about: no draft could be grounded.
+        result = abstention(question, model.label, abstain.NOT_MENTIONED, passages, retrieve_ms)
+        result.passages = built.passages
+        result.answer = result.answer.format(names=" or ".join(f"“{n}”" for n in missing))
+        yield result
+        return
     stats = GenerationStats()
     started = time.perf_counter()
     first = 0.0

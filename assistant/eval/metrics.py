@@ -10,7 +10,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from assistant.answer.abstain import NO_EVIDENCE
+from assistant.answer.abstain import NO_EVIDENCE, NOT_MENTIONED
 
 Record = Mapping[str, Any]
 
@@ -76,7 +76,8 @@ def answer_in_context(record: Record, must_include: Sequence[Sequence[str]]) -> 
 
 def model_ran(record: Record) -> bool:
     """False when the answer was an abstention decided from retrieval, before any generation."""
-    return not (record.get("abstained") and record.get("abstain_reason") == NO_EVIDENCE)
+    before = (NO_EVIDENCE, NOT_MENTIONED)
+    return not (record.get("abstained") and record.get("abstain_reason") in before)
 
 
 def score(
