@@ -93,6 +93,14 @@ def test_a_quantity_or_date_question_needs_a_figure_in_the_answer():
                                      "On what date was it signed?")
     # Other "when" questions can be answered without a date ("if you breach the terms").
     assert not abstain.misses_the_figure("If you breach the terms [1].", "When may Meta terminate?")
+    assert abstain.misses_the_figure("Once models are placed on the market [1].",
+                                     "When do the rules on general-purpose AI models apply?")
+    assert not abstain.misses_the_figure("From 2 August 2025 [1].",
+                                         "When do the rules on general-purpose AI models apply?")
+    assert not abstain.misses_the_figure("On the twentieth day following its publication [1].",
+                                         "When does the Regulation enter into force?")
+    assert not abstain.misses_the_figure("If it detects emotions for safety [1].",
+                                         "When may an AI system infer emotions at work?")
 
 
 def test_question_names_skip_question_words_and_fold_possessives_and_plurals():
@@ -117,3 +125,18 @@ def test_an_initialism_counts_as_mentioned_when_the_passages_spell_it_out():
     assert abstain.unmentioned_names("What does the OSAID require?", texts) == []
     assert abstain.unmentioned_names("Under the OSI definition, what is free?", texts) == []
     assert abstain.unmentioned_names("What does the GDPR require?", texts) == ["GDPR"]
+
+
+def test_an_answer_that_only_copies_a_passage_heading_is_not_an_answer():
+    headers = ["Llama 3.1 Community License Agreement — Section 1.b.ii",
+               "Llama 3.1 Community License Agreement"]
+    assert abstain.only_names_a_source(
+        "[3] Llama 3.1 Community License Agreement — Section 1.b.ii", headers)
+    assert abstain.only_names_a_source(
+        "According to Llama 3.1 Community License Agreement [1].", headers)
+    assert not abstain.only_names_a_source(
+        "Llama 3.1 Community License Agreement — Section 1.b.ii: the Acceptable Use Policy [3].",
+        headers)
+    # Naming the licence is an answer when the question asks which licence applies.
+    assert not abstain.only_names_a_source(
+        "It is governed by the Llama 3.1 Community License Agreement [1].", headers)

@@ -132,3 +132,9 @@ def test_a_name_found_only_in_a_passage_publisher_still_counts_as_mentioned():
     pieces = list(generate(model, PROMPTS, "Who joined Zuckerberg, according to Pub?", PASSAGES,
                            AnswerOptions(), 0.6))
     assert not pieces[-1].abstained and len(model.prompts) == 1
+
+
+def test_a_draft_that_only_copies_a_passage_heading_is_retried():
+    model = FakeChatModel.scripted("[2] Title license — Section 2", "Daniel Ek [1].")
+    _, result = run(model)
+    assert not result.abstained and result.retried and result.answer == "Daniel Ek [1]."

@@ -57,12 +57,28 @@ def echoes_question(answer: str, question: str) -> bool:
     return not (said - asked)
 
 
+def only_names_a_source(answer: str, headers: list[str]) -> bool:
+    """The answer copies a passage's heading and says nothing else: "[3] Llama 3.1 Community
+    License Agreement — Section 1.b.ii" points at where an answer might be, it is not one."""
+    text = strip_markers(answer)
+    for header in sorted(headers, key=len, reverse=True):
+        if header:
+            text = text.replace(header, " ")
+    return text != strip_markers(answer) and not (set(tokens(text)) - _FILLER)
+
+
 # Questions whose answer is a quantity or a date: an answer with no figure in it does not answer.
 _ASKS_FOR_NUMBER = re.compile(
-    r"\bhow (much|many|old)\b|\b(what|which) (year|date|day)\b", re.IGNORECASE
+    r"\bhow (much|many|old)\b|\b(what|which) (year|date|day)\b"
+    # "When does X apply / start / enter into force / was X signed?" asks for a date, unlike
+    # "When may Meta terminate the licence?", which asks for a condition.
+    r"|\bwhen\b[^?]*\b(appl(y|ies)|starts?|begins?|enters?|takes? effect|comes? into|"
+    r"published|released|signed|adopted|launched|founded)\b",
+    re.IGNORECASE,
 )
 _FIGURE = re.compile(
-    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|million|billion)\b",
+    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|million|billion)\b"
+    r"|\b[a-z]+(th|st|nd|rd) (day|month|year)\b",  # "on the twentieth day following ..."
     re.IGNORECASE,
 )
 

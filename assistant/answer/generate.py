@@ -9,7 +9,7 @@ from typing import Any
 
 from assistant.answer import abstain
 from assistant.answer.citations import Sentence, check_sentences, cited_numbers, render
-from assistant.answer.prompt import build_prompt
+from assistant.answer.prompt import build_prompt, passage_header
 from assistant.models.base import ChatModel, GenerationStats
 from assistant.prompts import PromptLibrary
 from assistant.retrieve.hybrid import Passage
@@ -91,10 +91,13 @@ def abstention(
     )
 
 
-def _verdict(raw: str, sentences: list[Sentence], asked: str, check_support: bool) -> str:
+def _verdict(
+    raw: str, sentences: list[Sentence], asked: str, check_support: bool, headers: list[str]
+) -> str:
     """Why this draft is not an answer ("" when it is one)."""
     if (not raw or abstain.model_declined(raw) or abstain.echoes_question(raw, asked)
-            or abstain.misses_the_figure(raw, asked)):
+            or abstain.misses_the_figure(raw, asked)
+            or abstain.only_names_a_source(raw, headers)):
         return abstain.MODEL_DECLINED
     if check_support and abstain.unsupported(sentences):
         return abstain.UNSUPPORTED
@@ -153,7 +156,8 @@ def generate(
         return check_sentences(text, texts, question=asked) if options.check_support else []
 
     sentences = check(raw)
-    reason = _verdict(raw, sentences, asked, options.check_support)
+    headers = [passage_header(p) for p in built.passages] + [p.title for p in built.passages]
+    reason = _verdict(raw, sentences, asked, options.check_support, headers)
     retried = False
     if reason == abstain.MODEL_DECLINED and options.retry_declined:
         again = build_prompt(prompts, question, built.passages, model.count_tokens, budget,
@@ -164,7 +168,7 @@ def generate(
         stats.prompt_tokens += retry_stats.prompt_tokens
         stats.completion_tokens += retry_stats.completion_tokens
         retry_sentences = check(retry_raw)
-        if not _verdict(retry_raw, retry_sentences, asked, options.check_support):
+        if not _verdict(retry_raw, retry_sentences, asked, options.check_support, headers):
             raw, sentences, reason, retried = retry_raw, retry_sentences, "", True
     ended = time.perf_counter()
     gen_s = ended - (first or ended)

@@ -18,8 +18,13 @@ class BuiltPrompt:
     dropped: int
 
 
+def passage_header(p: Passage) -> str:
+    """The line that names a passage in the prompt: "Title — Section 2"."""
+    return " — ".join(x for x in (p.title, p.locator) if x)
+
+
 def passage_block(n: int, p: Passage) -> str:
-    where = " — ".join(x for x in (p.title, p.locator) if x)
+    where = passage_header(p)
     # The passage text is quoted data; neutralise anything that looks like our own markers.
     text = p.text.replace("[", "(").replace("]", ")")
     return f"[{n}] {where}\n{text}"
