@@ -198,6 +198,12 @@ def test_stamp_has_model_and_standalone_query_for_follow_ups() -> None:
     html = render.render_answer(follow, 2)
     assert "searched: “Which CEO joined Zuckerberg? What about Spotify?”" in html
     assert "1.2 s" in html
+    assert "second try" not in html
+
+
+def test_stamp_says_when_the_answer_came_from_the_retry() -> None:
+    html = render.render_answer(record(retried=True), 1)
+    assert '<span class="retried"' in html and "second try" in html
 
 
 def test_empty_panel_and_latest_answer_first() -> None:

@@ -120,6 +120,10 @@ def stamp_html(record: Record) -> str:
     total = (record.get("timings") or {}).get("total_ms")
     if total:
         bits.append(f"{float(total) / 1000:.1f} s")
+    if record.get("retried"):
+        title = ("The first draft declined; this answer is from a second try, told that the "
+                 "answer is in the passages.")
+        bits.append(f'<span class="retried" title="{esc(title)}">second try</span>')
     if record.get("stopped"):
         bits.append("stopped")
     return f'<div class="stamp">{" · ".join(bits)}</div>'
@@ -394,5 +398,6 @@ def record_from_result(result: Any) -> dict[str, Any]:
         "citations": result.citations(),
         "retrieved": [passage(p) for p in result.retrieved],
         "timings": dict(result.timings),
+        "retried": bool(result.retried),
         "stopped": False,
     }
