@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 
 _REFERRING = re.compile(
     r"\b(it|its|it's|they|them|their|that|this|those|these|he|she|his|her|him|the other|"
-    r"what about|how about|and the|same|there|then|also|why|such)\b",
+    r"what about|how about|and the|same|there|then|also|why|such|the former|the latter|"
+    r"the (first|second|third|last|other) one)\b",
     re.IGNORECASE,
 )
 
@@ -60,12 +61,17 @@ def looks_like_followup(question: str) -> bool:
     return bool(_REFERRING.search(question)) or len(question.split()) <= 5
 
 
+def followed_question(question: str, history: list[Message]) -> str:
+    """The earlier question this one follows up, or "" when it stands on its own: a new,
+    self-contained question is neither searched nor answered as a continuation."""
+    earlier = last_user_question(history)
+    return earlier if earlier and looks_like_followup(question) else ""
+
+
 def history_query(question: str, history: list[Message]) -> str:
     """Cheap standalone query: a follow-up is searched together with the question it follows."""
-    earlier = last_user_question(history)
-    if earlier and looks_like_followup(question):
-        return f"{earlier} {question}"
-    return question
+    earlier = followed_question(question, history)
+    return f"{earlier} {question}" if earlier else question
 
 
 @dataclass
@@ -102,11 +108,11 @@ class ChatService:
     ) -> Turn:
         question = clean_question(question, self.settings.max_question_chars)
         history = history or []
-        earlier = last_user_question(history)
+        earlier = followed_question(question, history)
         mode = self.settings.rewrite_followups
         if not earlier or mode == "off":
             return Turn(question, question, "")
-        if mode == "llm" and model is not None and looks_like_followup(question):
+        if mode == "llm" and model is not None:
             return Turn(question, self._llm_rewrite(question, history, model), earlier)
         return Turn(question, history_query(question, history), earlier)
 

@@ -76,6 +76,11 @@ def test_followup_is_searched_with_its_history(corpus_data_dir, tmp_path):
     out = ask("Under which state's law is it governed?", corpus_data_dir, "--history", str(history))
     assert "700 million" in out["standalone_query"]
     assert "llama-3.1-community-license" in [r["doc_id"] for r in out["retrieved"]]
+    # A new, self-contained question after it is searched on its own.
+    fresh = "Which publication first printed the Zuckerberg and Ek statement on open-source AI?"
+    out = ask(fresh, corpus_data_dir, "--history", str(history))
+    assert out["standalone_query"] == fresh
+    assert "etcentric-meta-spotify-statement" in [r["doc_id"] for r in out["retrieved"]]
 
 
 def test_bad_input_gets_a_message_not_a_traceback(corpus_data_dir, tmp_path):
