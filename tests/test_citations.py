@@ -140,3 +140,20 @@ def test_an_answer_that_only_copies_a_passage_heading_is_not_an_answer():
     # Naming the licence is an answer when the question asks which licence applies.
     assert not abstain.only_names_a_source(
         "It is governed by the Llama 3.1 Community License Agreement [1].", headers)
+
+
+def test_an_uncited_one_word_answer_cites_the_passage_that_contains_it():
+    passages = ["Meta is based in Menlo Park.", "This Agreement is governed by the laws of the "
+                "State of California."]
+    [s] = check_sentences("California", passages)
+    assert s.supported and s.cited == [2]
+    [s] = check_sentences("Canberra.", passages)
+    assert not s.supported and s.cited == []
+    # A short answer the model cited keeps its marker; "Yes." has no word to check.
+    [s] = check_sentences("California [1].", passages)
+    assert s.cited == [1]
+    [s] = check_sentences("Yes.", passages)
+    assert s.supported and s.cited == []
+    # List numbering cut off by the sentence splitter gets no marker.
+    first = check_sentences("1. Meta is based in Menlo Park [1].", passages)[0]
+    assert first.text == "1." and first.cited == []

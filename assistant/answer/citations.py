@@ -108,13 +108,23 @@ def check_sentences(
             sentence.support = min(max(scores, default=0.0), threshold / 2)
             results.append(sentence)
             continue
-        if len(set(tokens(body))) < 2:
-            # Too short to judge ("Yes.", "Daniel Ek."): keep what the model cited.
-            sentence.support = max(scores, default=0.0)
-            results.append(sentence)
-            continue
         best_n = max(range(len(scores)), key=lambda i: scores[i]) + 1 if scores else 0
         best = scores[best_n - 1] if best_n else 0.0
+        if len(set(tokens(body))) < 2:
+            # Too short to judge by overlap ("Yes.", "California."): keep what the model cited.
+            # Left uncited, its one word cites the best passage containing it, or, if no passage
+            # contains it, is unsupported: "Canberra." must not pass for lack of a marker.
+            sentence.support = best
+            # List numbering the sentence splitter cut off ("1.", "a.") is not an answer.
+            words = {w for w in tokens(body)
+                     if w != "yes" and not re.fullmatch(r"\d{1,2}|[a-z]", w)}
+            if words and not cited:
+                if best > 0:
+                    sentence.cited = [best_n]
+                else:
+                    sentence.supported = False
+            results.append(sentence)
+            continue
         cited_best = max((scores[n - 1] for n in cited), default=0.0)
         if cited and cited_best >= threshold:
             sentence.support = cited_best
