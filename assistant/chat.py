@@ -114,7 +114,7 @@ class ChatService:
             return Turn(question, question, "")
         if mode == "llm" and model is not None:
             return Turn(question, self._llm_rewrite(question, history, model), earlier)
-        return Turn(question, history_query(question, history), earlier)
+        return Turn(question, f"{earlier} {question}", earlier)
 
     def _llm_rewrite(self, question: str, history: list[Message], model: ChatModel) -> str:
         lines = "\n".join(f"{m['role']}: {m['content'][:300]}" for m in history[-4:])
