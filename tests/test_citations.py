@@ -103,6 +103,18 @@ def test_a_quantity_or_date_question_needs_a_figure_in_the_answer():
                                          "When may an AI system infer emotions at work?")
 
 
+def test_figures_from_the_question_or_a_link_are_not_the_answers_own():
+    question = "On what date was Llama 3.2 released?"
+    assert abstain.misses_the_figure(
+        "The policy is at https://www.llama.com/llama3_2/use-policy [1].", question)
+    assert abstain.misses_the_figure("Llama 3.2 was released recently [1].", question)
+    assert abstain.misses_the_figure("Write to LlamaUseReport2@meta.com [1].", question)
+    assert not abstain.misses_the_figure("Llama 3.2 was released on 25 September 2024 [1].",
+                                         question)
+    assert not abstain.misses_the_figure("In 2024 [1].",
+                                         "Which year was Regulation (EU) 2024/1689 signed?")
+
+
 def test_question_names_skip_question_words_and_fold_possessives_and_plurals():
     assert abstain.question_names("Who is the CEO of OpenAI?") == ["CEO", "OpenAI"]
     assert abstain.question_names("When do the AI Act's rules apply?") == ["AI", "Act"]

@@ -99,6 +99,14 @@ def test_a_draft_that_only_echoes_the_question_counts_as_declined():
     assert len(model.prompts) == 2 and not result.retried
 
 
+def test_a_draft_that_points_at_passages_instead_of_answering_gets_the_retry():
+    model = FakeChatModel.scripted("Zuckerberg was joined as listed in [1].",
+                                   "Spotify CEO Daniel Ek joined Zuckerberg [1].")
+    _, result = run(model)
+    assert not result.abstained and result.retried
+    assert result.answer == "Spotify CEO Daniel Ek joined Zuckerberg [1]."
+
+
 def test_a_retry_that_invents_is_still_an_abstention():
     model = FakeChatModel.scripted("The documents do not say.",
                                    "Zuckerberg was joined by 12 other CEOs [1].")

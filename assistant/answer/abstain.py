@@ -42,10 +42,12 @@ def model_declined(answer: str) -> bool:
     return bool(_DECLINE.search(head))
 
 
-# Filler a small model wraps around an echo: "Based on the passage, X is [1]."
+# Filler a small model wraps around an echo: "Based on the passage, X is [1].", or uses to point
+# at passages instead of answering: "X must include the elements listed in [1] and [3]."
 _FILLER = frozenset(
     "according based passage passages document documents information provided given text "
-    "state states stated answer question".split()
+    "state states stated answer question listed mentioned described outlined specified shown "
+    "found contained".split()
 )
 
 
@@ -77,15 +79,24 @@ _ASKS_FOR_NUMBER = re.compile(
     re.IGNORECASE,
 )
 _FIGURE = re.compile(
-    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|million|billion)\b"
+    r"\d+(?:[.,/]\d+)*"
+    r"|\b(one|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|million|billion)\b"
     r"|\b[a-z]+(th|st|nd|rd) (day|month|year)\b",  # "on the twentieth day following ..."
     re.IGNORECASE,
 )
+_LINK = re.compile(r"\S+@\S+|\bhttps?://\S+|\bwww\.\S+", re.IGNORECASE)
 
 
 def misses_the_figure(answer: str, question: str) -> bool:
-    """ "How much was Meta fined?" answered "Meta was fined under the GDPR." says no amount."""
-    return bool(_ASKS_FOR_NUMBER.search(question)) and not _FIGURE.search(strip_markers(answer))
+    """ "How much was Meta fined?" answered "Meta was fined under the GDPR." says no amount.
+
+    Figures the question already holds ("On what date was Llama 3.2 released?" answered "Llama
+    3.2 ...") and digits inside a link or an e-mail address do not count as the answer's own."""
+    if not _ASKS_FOR_NUMBER.search(question):
+        return False
+    given = {m.group(0).lower() for m in _FIGURE.finditer(question)}
+    said = _LINK.sub(" ", strip_markers(answer))
+    return not any(m.group(0).lower() not in given for m in _FIGURE.finditer(said))
 
 
 def unsupported(sentences: list[Sentence]) -> bool:
