@@ -5,12 +5,14 @@ CLI, UI, eval and bench all go through this one service.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import time
 import unicodedata
 from collections.abc import Generator
 from dataclasses import dataclass
+from pathlib import Path
 
 from assistant.answer.generate import AnswerOptions, AnswerResult, generate
 from assistant.embeddings import get_embedder
@@ -23,6 +25,18 @@ from assistant.retrieve.hybrid import HybridRetriever, Retrieval
 from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def source_version(*patterns: str, root: Path = _PACKAGE) -> str:
+    """A hash of the code behind a pipeline stage, so an eval resumed after that code changed
+    answers again instead of keeping answers the old code gave."""
+    digest = hashlib.sha256()
+    for path in sorted(f for pattern in patterns for f in root.glob(pattern)):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
 
 _REFERRING = re.compile(
     r"\b(it|its|it's|they|them|their|that|this|those|these|he|she|his|her|him|the other|"
@@ -99,6 +113,9 @@ class ChatService:
             "embedder": ident["embedder"],
             "chunking": ident["chunking"],
             "prompt_version": self.prompts.version("answer", "question", "retry"),
+            # Follow-up handling lives here in chat.py, so it belongs to retrieval's version.
+            "retrieval_code": source_version("retrieve/*.py", "chat.py"),
+            "answer_code": source_version("answer/*.py"),
             # The hash the retriever searched, not a fresh store read on every answer.
             "corpus_hash": self.retriever.corpus_hash,
         }

@@ -36,7 +36,8 @@ RECORD_KEYS = {
     "id", "question", "kind", "answerable", "answer", "abstained", "abstain_reason", "citations",
     "retrieved", "timings", "prompt_tokens", "completion_tokens", "stamp", *QUESTION_METRICS,
 }
-STAMP_KEYS = {"model", "embedder", "chunking", "prompt_version", "corpus_hash"}
+STAMP_KEYS = {"model", "embedder", "chunking", "prompt_version", "corpus_hash",
+              "retrieval_code", "answer_code"}
 
 FACT: dict[str, Any] = {
     "id": "fact-ek", "question": "Who co-signed the statement against EU AI rules with Mark "
@@ -288,6 +289,7 @@ def test_real_run_resumes_and_reports(
             sum(r["abstained"] for r in rows[:2]) / 2, 4)
         assert overall["hit_at_k"] == round(sum(r["retrieval_hit"] for r in rows[:2]) / 2, 4)
         assert overall["k"] == max(len(r["retrieved"]) for r in rows) > 0
+
         assert overall["model_ran"] == sum(r["model_ran"] for r in rows)
         assert (overall["total_ms_p50"] is None) == (overall["model_ran"] == 0)
         assert m in table
@@ -308,7 +310,23 @@ def test_real_run_resumes_and_reports(
     calls.reset()
     runner.run_eval(settings, questions, [TEST_MODEL, second], out)
     assert calls.generated == [] and calls.retrieved == []
+
+    # Changed answer-checking code answers again from the same passages; changed retrieval
+    # code searches again too. Nothing from the old code is kept.
+    import assistant.chat as chat
+
+    real = chat.source_version
+    monkeypatch.setattr(chat, "source_version", lambda *p, **k: "new" + real(*p, **k)
+                        if "answer/*.py" in p else real(*p, **k))
+    calls.reset()
+    runner.run_eval(settings, questions, [TEST_MODEL], out)
+    assert len(calls.retrieved) == 0 and len(calls.generated) == 3
+    monkeypatch.setattr(chat, "source_version", lambda *p, **k: "new" + real(*p, **k))
+    calls.reset()
+    runner.run_eval(settings, questions, [TEST_MODEL], out)
+    assert len(calls.retrieved) == 3 and len(calls.generated) == 3
     # --fresh starts over.
+    calls.reset()
     runner.run_eval(settings, questions, [TEST_MODEL], out, limit=1, fresh=True)
     assert len(calls.generated) == 1 and len(calls.retrieved) == 1
     assert len(read_jsonl(out / "results-llamacpp-smollm2-135m.jsonl")) == 1

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from assistant.chat import followed_question, history_query
 
 HISTORY = [
@@ -36,3 +38,16 @@ def test_prepare_gives_the_model_no_earlier_question_for_a_self_contained_one(tm
     follow = service.prepare("Where is it based?", HISTORY)
     assert follow.earlier == "Who is the CEO of OpenAI?"
     assert follow.standalone == "Who is the CEO of OpenAI? Where is it based?"
+
+
+def test_source_version_follows_the_code_it_hashes(tmp_path: Path) -> None:
+    from assistant.chat import source_version
+
+    (tmp_path / "answer").mkdir()
+    code = tmp_path / "answer" / "check.py"
+    code.write_text("LIMIT = 1\n")
+    before = source_version("answer/*.py", root=tmp_path)
+    assert source_version("answer/*.py", root=tmp_path) == before
+    code.write_text("LIMIT = 2\n")
+    assert source_version("answer/*.py", root=tmp_path) != before
+    assert source_version("retrieve/*.py", root=tmp_path) != before

@@ -138,6 +138,7 @@ def _retrieval_key(s: Settings, ident: dict[str, str], q: Question) -> str:
         "chunking": ident["chunking"], "top_k": s.top_k, "candidates": s.candidates,
         "hybrid": s.hybrid, "rrf_k": s.rrf_k, "bm25_weight": s.bm25_weight,
         "max_per_doc": s.max_per_doc, "rewrite": s.rewrite_followups,
+        "code": ident.get("retrieval_code", ""),
     })
 
 
