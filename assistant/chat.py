@@ -102,6 +102,12 @@ class ChatService:
         self.store = open_store(settings, self.embedder)
         self.retriever = HybridRetriever(self.store, self.embedder, settings)
         self.prompts = PromptLibrary(settings.prompts_dir)
+        # Read once: the code does not change under a running service.
+        self.code_versions = {
+            # Follow-up handling lives here in chat.py, so it belongs to retrieval's version.
+            "retrieval_code": source_version("retrieve/*.py", "chat.py"),
+            "answer_code": source_version("answer/*.py"),
+        }
 
     def model(self, spec: str | None = None) -> ChatModel:
         return get_model(spec or self.settings.model, self.settings)
@@ -113,9 +119,7 @@ class ChatService:
             "embedder": ident["embedder"],
             "chunking": ident["chunking"],
             "prompt_version": self.prompts.version("answer", "question", "retry"),
-            # Follow-up handling lives here in chat.py, so it belongs to retrieval's version.
-            "retrieval_code": source_version("retrieve/*.py", "chat.py"),
-            "answer_code": source_version("answer/*.py"),
+            **self.code_versions,
             # The hash the retriever searched, not a fresh store read on every answer.
             "corpus_hash": self.retriever.corpus_hash,
         }

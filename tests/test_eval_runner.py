@@ -289,7 +289,6 @@ def test_real_run_resumes_and_reports(
             sum(r["abstained"] for r in rows[:2]) / 2, 4)
         assert overall["hit_at_k"] == round(sum(r["retrieval_hit"] for r in rows[:2]) / 2, 4)
         assert overall["k"] == max(len(r["retrieved"]) for r in rows) > 0
-
         assert overall["model_ran"] == sum(r["model_ran"] for r in rows)
         assert (overall["total_ms_p50"] is None) == (overall["model_ran"] == 0)
         assert m in table
