@@ -195,11 +195,14 @@ class Counter:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.generated: list[str] = []
         self.retrieved: list[str] = []
+        self.fresh: list[bool] = []
         real_generate = runner.generate
         real_retrieve = runner.ChatService.retrieve
 
         def generate(model: Any, prompts: Any, question: str, *a: Any, **kw: Any) -> Iterator[Any]:
             self.generated.append(f"{model.label} {question}")
+            # Nothing of the previous question's prompt is left in llama.cpp's context.
+            self.fresh.append(model.llm._model.n_tokens == 0)
             return real_generate(model, prompts, question, *a, **kw)
 
         def retrieve(service: Any, query: str, *a: Any, **kw: Any) -> Any:
@@ -252,6 +255,8 @@ def test_real_run_resumes_and_reports(
     )
     fractions = [f for f, _ in progress]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    # Every answer starts from a clean context, so answers do not depend on question order.
+    assert calls.fresh and all(calls.fresh)
     assert all(0.0 <= f <= 1.0 for f in fractions)
 
     results = {

@@ -162,6 +162,7 @@ def _answer(
     service: ChatService, model: ChatModel, frozen: FrozenRetrieval, options: AnswerOptions
 ) -> AnswerResult:
     result = None
+    model.forget_prompt()  # the same answer whatever question came before
     for item in generate(
         model, service.prompts, frozen.question, frozen.passages, options,
         frozen.best_similarity, retrieve_ms=frozen.retrieve_ms, earlier_question=frozen.earlier,

@@ -62,6 +62,10 @@ class LlamaCppModel(ChatModel):
     def count_tokens(self, text: str) -> int:
         return len(self.llm._model.tokenize(text.encode(), add_bos=False, special=True))
 
+    def forget_prompt(self) -> None:
+        with self.lock:
+            self.llm._model.reset()
+
     def format(self, messages: list[Message]) -> str:
         from llama_index.core.llms import ChatMessage
 

@@ -87,6 +87,13 @@ class ChatModel(ABC):
                     stats.completion_tokens += 1
                     yield piece
 
+    def forget_prompt(self) -> None:
+        """Drop any prompt the backend keeps evaluated for reuse. llama.cpp reuses the prefix the
+        last prompt shares with the next one, and that changes the arithmetic just enough that
+        a greedy answer can differ with the question asked before; the eval calls this before
+        each question so its answers do not depend on question order. A no-op by default."""
+        return None
+
     def complete(self, messages: list[Message], max_tokens: int, temperature: float = 0.0) -> str:
         return "".join(self.stream(messages, max_tokens, temperature))
 
