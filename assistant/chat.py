@@ -34,7 +34,7 @@ def source_version(*patterns: str, root: Path = _PACKAGE) -> str:
     answers again instead of keeping answers the old code gave."""
     digest = hashlib.sha256()
     for path in sorted(f for pattern in patterns for f in root.glob(pattern)):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:12]
 
 
@@ -106,7 +106,8 @@ class ChatService:
         self.code_versions = {
             # Follow-up handling lives here in chat.py, so it belongs to retrieval's version.
             "retrieval_code": source_version("retrieve/*.py", "chat.py"),
-            "answer_code": source_version("answer/*.py"),
+            # How a prompt reaches the model (chat template, stop words) shapes the answer too.
+            "answer_code": source_version("answer/*.py", "models/base.py", "models/backends.py"),
         }
 
     def model(self, spec: str | None = None) -> ChatModel:

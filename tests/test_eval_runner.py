@@ -37,7 +37,7 @@ RECORD_KEYS = {
     "retrieved", "timings", "prompt_tokens", "completion_tokens", "stamp", *QUESTION_METRICS,
 }
 STAMP_KEYS = {"model", "embedder", "chunking", "prompt_version", "corpus_hash",
-              "retrieval_code", "answer_code"}
+              "retrieval_code", "answer_code", "eval_code"}
 
 FACT: dict[str, Any] = {
     "id": "fact-ek", "question": "Who co-signed the statement against EU AI rules with Mark "
@@ -329,6 +329,11 @@ def test_real_run_resumes_and_reports(
     calls.reset()
     runner.run_eval(settings, questions, [TEST_MODEL], out)
     assert len(calls.retrieved) == 3 and len(calls.generated) == 3
+    # So does a change to the runner itself, which decides how each question is put.
+    monkeypatch.setattr(runner, "source_version", lambda *p, **k: "newer" + real(*p, **k))
+    calls.reset()
+    runner.run_eval(settings, questions, [TEST_MODEL], out)
+    assert len(calls.retrieved) == 0 and len(calls.generated) == 3
     # --fresh starts over.
     calls.reset()
     runner.run_eval(settings, questions, [TEST_MODEL], out, limit=1, fresh=True)

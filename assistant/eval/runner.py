@@ -23,7 +23,7 @@ from typing import IO, Any
 from tqdm import tqdm
 
 from assistant.answer.generate import AnswerOptions, AnswerResult, generate
-from assistant.chat import ChatService
+from assistant.chat import ChatService, source_version
 from assistant.errors import BadQuestion, ConfigError
 from assistant.eval import report
 from assistant.eval.metrics import score, summarize, summarize_by_kind
@@ -239,7 +239,9 @@ def run_eval(
         on_progress(0.0, "opening the index")
     service = ChatService(settings)
     options = service.options()
-    stamps = {m: service.stamp(m) for m in labels}
+    # The runner's own code decides how each question is answered (a clean context, history).
+    eval_code = source_version("eval/runner.py")
+    stamps = {m: {**service.stamp(m), "eval_code": eval_code} for m in labels}
     ident = stamps[labels[0]]
     keys = {q.id: _retrieval_key(settings, ident, q) for q in selected}
     configs = {
