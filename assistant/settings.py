@@ -87,6 +87,11 @@ class Settings(BaseSettings):
     hybrid: bool = Field(default=True, description="Fuse BM25 with vector search (else vectors).")
     rrf_k: int = Field(default=60, ge=1, description="Reciprocal rank fusion constant.")
     bm25_weight: float = Field(default=3.0, ge=0.0, description="Weight of BM25 ranks in fusion.")
+    reference_weight: float = Field(
+        default=3.0, ge=0.0,
+        description="Weight in fusion of the chunks whose locator holds a provision the question "
+        "names (\"Article 53(2)\", \"Section 1.b.ii\"); 0 turns this off.",
+    )
     max_per_doc: int = Field(
         default=4, ge=1, description="At most this many passages from one document in the top-k."
     )

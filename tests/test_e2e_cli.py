@@ -59,6 +59,15 @@ def test_700_million_clause_is_found_in_the_license(corpus_data_dir):
     assert out["retrieved"][0]["doc_id"] == "llama-3.1-community-license"
 
 
+def test_a_provision_named_by_number_is_found(corpus_data_dir):
+    # "53(2)" is in no chunk's text; the chunk's locator says it (see retrieve/references.py).
+    out = ask("What does Article 53(2) of the AI Act exempt?", corpus_data_dir)
+    check_contract(out)
+    top = out["retrieved"][0]
+    assert top["doc_id"] == "eu-ai-act-2024-1689"
+    assert top["locator"].startswith("Article 53(2)"), out["retrieved"]
+
+
 def test_off_corpus_question_abstains(corpus_data_dir):
     out = ask("What is the capital of Australia?", corpus_data_dir)
     check_contract(out)

@@ -15,6 +15,7 @@ import numpy as np
 
 from assistant.embeddings import Embedder
 from assistant.retrieve.fusion import diversify, rrf
+from assistant.retrieve.references import Ref, covers, parse_refs, span
 from assistant.retrieve.text import tokens
 from assistant.settings import Settings
 from assistant.store import Store, StoredChunk
@@ -59,6 +60,11 @@ class _Index:
     bm25: Any
     doc_meta: dict[str, dict[str, str]]
     matrix: Any = None
+    # The provisions each chunk's locator spans, for questions that name one.
+    spans: dict[str, tuple[Ref, Ref]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.position = {cid: i for i, cid in enumerate(self.order)}
 
 
 class HybridRetriever:
@@ -119,7 +125,14 @@ class HybridRetriever:
             len(chunks),
             (time.perf_counter() - started) * 1000,
         )
-        return _Index(corpus_hash, {c.chunk_id: c for c in chunks}, order, bm25, doc_meta, matrix)
+        spans = {}
+        for c in chunks:
+            bounds = span(str(c.metadata.get("locator", "")))
+            if bounds:
+                spans[c.chunk_id] = bounds
+        return _Index(
+            corpus_hash, {c.chunk_id: c for c in chunks}, order, bm25, doc_meta, matrix, spans
+        )
 
     def vector_search(self, index: _Index, qvec: list[float], n: int) -> list[tuple[str, float]]:
         if index.matrix is None:
@@ -134,6 +147,19 @@ class HybridRetriever:
         top = np.argpartition(-sims, n - 1)[:n]
         top = top[np.argsort(-sims[top])]
         return [(index.order[i], float(sims[i])) for i in top]
+
+    def reference_search(self, index: _Index, query: str, qvec: list[float]) -> list[str]:
+        """Chunks whose locator holds a provision the query names, most similar first."""
+        refs = parse_refs(query)
+        if not refs or index.matrix is None:
+            return []
+        hits = [cid for cid, bounds in index.spans.items()
+                if any(covers(bounds, ref) for ref in refs)]
+        if not hits:
+            return []
+        rows = [index.position[cid] for cid in hits]
+        sims = index.matrix[rows] @ np.asarray(qvec, dtype=np.float32)
+        return [hits[i] for i in np.argsort(-sims, kind="stable")]
 
     def bm25_search(self, index: _Index, query: str, n: int) -> list[str]:
         q = tokens(query)
@@ -160,12 +186,14 @@ class HybridRetriever:
         if hybrid:
             bm25_ids = self.bm25_search(index, query, s.candidates)
             rankings.append((bm25_ids, s.bm25_weight))
+            if s.reference_weight > 0:
+                rankings.append((self.reference_search(index, query, qvec), s.reference_weight))
         fused = rrf(rankings, k=s.rrf_k)
         doc_of = {cid: index.chunks[cid].doc_id for cid, _ in fused}
         picked = diversify(fused, doc_of, top_k, s.max_per_doc)
         missing = [cid for cid, _ in picked if cid not in similarity]
         if missing:
-            rows = [index.order.index(c) for c in missing]
+            rows = [index.position[c] for c in missing]
             sims = index.matrix[rows] @ np.asarray(qvec, dtype=np.float32)
             similarity.update({c: float(v) for c, v in zip(missing, sims, strict=True)})
         passages = [self._passage(index, cid, score, similarity[cid]) for cid, score in picked]
