@@ -169,14 +169,16 @@ class ChatService:
         top_k: int | None = None,
         hybrid: bool | None = None,
         temperature: float | None = None,
-    ) -> Generator[str | AnswerResult, None, None]:
-        """Yield answer text as it streams, then the final AnswerResult. A caller that stops early
-        must close() the generator: it holds the model's lock while it runs."""
+    ) -> Generator[str | Retrieval | AnswerResult, None, None]:
+        """Yield the Retrieval as soon as the search is done (a UI shows the passages while the
+        model reads them), then answer text as it streams, then the final AnswerResult. A caller
+        that stops early must close() the generator: it holds the model's lock while it runs."""
         model = self.model(model_spec)
         started = time.perf_counter()
         turn = self.prepare(question, history, model)
         found = self.retrieve(turn.standalone, top_k=top_k, hybrid=hybrid)
         retrieve_ms = (time.perf_counter() - started) * 1000
+        yield found
         for item in generate(
             model, self.prompts, turn.question, found.passages,
             self.options(temperature=temperature), found.best_similarity,

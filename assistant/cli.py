@@ -224,7 +224,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     for item in service.stream(args.question, history, top_k=args.top_k):
         if isinstance(item, AnswerResult):
             result = item
-        elif not args.json:
+        elif isinstance(item, str) and not args.json:
             print(item, end="", flush=True, file=sys.stderr)
     assert result is not None
     if args.json:
@@ -257,7 +257,7 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
             for item in service.stream(question, history):
                 if isinstance(item, AnswerResult):
                     result = item
-                else:
+                elif isinstance(item, str):
                     print(item, end="", flush=True)
             assert result is not None
             print(f"\r\033[Kassistant> {result.answer}")

@@ -241,6 +241,21 @@ def ask(service: Any, question: str) -> Any:
 
 
 @pytest.mark.slow
+def test_stream_gives_the_passages_before_the_answer(small: tuple[Settings, Any]) -> None:
+    from assistant.answer.generate import AnswerResult
+    from assistant.retrieve.hybrid import Retrieval
+
+    _, service = small
+    items = list(service.stream("Which CEO joined Mark Zuckerberg?", model_spec=TEST_MODEL))
+    found, result = items[0], items[-1]
+    assert isinstance(found, Retrieval) and found.passages
+    assert all(isinstance(i, str) for i in items[1:-1])
+    assert isinstance(result, AnswerResult)
+    assert [p.chunk_id for p in result.retrieved] == [p.chunk_id for p in found.passages]
+    assert result.standalone_query == found.query
+
+
+@pytest.mark.slow
 def test_bad_questions_get_a_message_or_a_normal_answer(small: tuple[Settings, Any]) -> None:
     settings, service = small
     for blank in ("   ", "\n\t \u3000 \r\n"):

@@ -110,6 +110,11 @@ def test_ask_cite_follow_up_switch_model_and_reopen(served: tuple[str, Settings]
     assert not details["abstained"] and details["model"] == TEST_MODEL
     # It streamed: a pending message and partial answers came before the final one.
     assert len(outputs) >= 3
+    # The passages showed while the answer was being written, before any citation was known.
+    searching = [o[SOURCES] for o in outputs
+                 if isinstance(o[SOURCES], str) and "being written" in o[SOURCES]]
+    assert searching and 'id="turn-1"' in searching[0] and "#1" in searching[0]
+    assert "being written" not in final[SOURCES]
     chat = final[CHAT]
     assert [m["role"] for m in chat] == ["user", "assistant"]
     answer_html = text_of(chat[-1])
@@ -191,6 +196,8 @@ def test_stop_ends_the_answer_and_frees_the_model(served: tuple[str, Settings]) 
     details = final[DETAILS]
     assert details["stopped"] is True, details
     assert "stopped" in text_of(final[CHAT][-1])
+    # The passages it was written from are kept with the stopped answer.
+    assert details["retrieved"] and "Passages the model was reading" in final[SOURCES]
     # The model's lock was released: the next question is answered.
     outputs, final = ask(c, "What about Spotify?")
     assert final[DETAILS]["stopped"] is False

@@ -294,3 +294,30 @@ def test_a_stopped_answer_says_its_citations_were_not_checked() -> None:
     html = render.render_answer(rec, 1)
     assert "stopped" in html and "cite" not in html
     assert "not checked" in render.render_sources([(1, rec)])
+
+
+def test_a_stopped_answer_keeps_the_passages_it_was_written_from() -> None:
+    rec = record(stopped=True, sentences=[], citations=[], answer="Daniel Ek joined")
+    html = render.render_sources([(1, rec)])
+    assert "not checked" in html and "Passages the model was reading" in html
+    assert "An unrelated passage about licences." in html
+
+
+def test_passages_show_on_top_while_an_answer_is_written() -> None:
+    searching = {
+        "question": "What about <Spotify>?",
+        "standalone_query": "Which CEO joined Zuckerberg? What about <Spotify>?",
+        "retrieved": [passage(1), passage(2, text="Second <b>passage</b>.")],
+    }
+    html = render.render_sources([(1, record())], searching=searching)
+    assert_inert(html)
+    # The pending turn (2) comes first, with what was searched and the passages in rank order.
+    assert html.index('id="turn-2"') < html.index('id="turn-1"')
+    assert "Searched for: “Which CEO joined Zuckerberg? What about &lt;Spotify&gt;?”" in html
+    assert "being written" in html and "Second &lt;b&gt;passage&lt;/b&gt;." in html
+    assert html.index(">#1<") < html.index(">#2<")
+    # A question searched as asked does not repeat itself; no passages says so.
+    alone = render.render_sources([], searching={"question": "q", "standalone_query": "q",
+                                                 "retrieved": []})
+    assert "Searched for" not in alone and "No passages found" in alone
+    assert "Sources appear here" not in alone

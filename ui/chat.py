@@ -11,9 +11,9 @@ import logging
 import re
 import tempfile
 import threading
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import gradio as gr
 
@@ -23,6 +23,7 @@ from assistant.errors import AssistantError
 from assistant.models import catalog
 from assistant.models.base import parse_spec
 from assistant.models.registry import available_models
+from assistant.retrieve.hybrid import Retrieval
 from assistant.settings import Settings
 from ui import render
 from ui.history import ConversationStore, StoredMessage, new_id
@@ -218,17 +219,24 @@ class ChatHandlers:
         pending = [*chat, user, {"role": "assistant", "content": render.render_partial("")}]
         yield (pending, skip, "", state, skip, skip, skip, skip)
 
-        partial, result = "", None
+        partial, result, found = "", None, None
         done = failed = False
-        # A generator in fact (the engine's annotation says Iterator): closed in `finally`.
-        stream = cast(Generator[str | AnswerResult, None, None], self.service.stream(
+        stream = self.service.stream(
             text, history, model_spec=spec, top_k=int(top_k), hybrid=bool(hybrid),
             temperature=float(temperature),
-        ))
+        )
         try:
             for item in stream:
                 if isinstance(item, AnswerResult):
                     result = item
+                    continue
+                if isinstance(item, Retrieval):
+                    # The passages show while the model reads them; citations come at the end.
+                    found = self._searched(text, item)
+                    sources = render.render_sources(self._turns(messages), show_retrieved, found)
+                    pending[-1] = {"role": "assistant",
+                                   "content": render.render_partial("", "Reading the passages…")}
+                    yield (pending, sources, skip, state, skip, skip, skip, skip)
                     continue
                 partial += item
                 pending[-1] = {"role": "assistant", "content": render.render_partial(partial)}
@@ -248,11 +256,11 @@ class ChatHandlers:
             # browser going away while Gradio closes this generator).
             stream.close()
             if not done and not failed and partial.strip():
-                self._save(state, text, self._stopped(text, partial, spec))
+                self._save(state, text, self._stopped(text, partial, spec, found))
 
         record = (
             render.record_from_result(result) if result is not None
-            else self._stopped(text, partial, spec)
+            else self._stopped(text, partial, spec, found)
         )
         self._save(state, text, record)
         yield self._ask_view(state, show_retrieved)
@@ -264,11 +272,22 @@ class ChatHandlers:
         return (chat, sources, gr.skip(), state, browser, conversations, export, details)
 
     @staticmethod
-    def _stopped(question: str, partial: str, spec: str) -> dict[str, Any]:
+    def _searched(question: str, found: Retrieval) -> dict[str, Any]:
+        return {"question": question, "standalone_query": found.query,
+                "retrieved": [render.passage_record(p) for p in found.passages]}
+
+    @staticmethod
+    def _stopped(
+        question: str, partial: str, spec: str, found: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """An answer stopped mid-way keeps its text and the passages it was written from."""
+        found = found or {}
         return {
             "question": question, "answer": partial.strip(), "abstained": False,
-            "abstain_reason": "", "model": spec, "standalone_query": "", "sentences": [],
-            "citations": [], "retrieved": [], "timings": {}, "stopped": True,
+            "abstain_reason": "", "model": spec,
+            "standalone_query": found.get("standalone_query", ""), "sentences": [],
+            "citations": [], "retrieved": found.get("retrieved", []), "timings": {},
+            "stopped": True,
         }
 
     # -- models -------------------------------------------------------------------------------

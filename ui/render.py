@@ -238,9 +238,12 @@ def render_turn_sources(record: Record, turn: int, show_retrieved: bool = True) 
             c, label=f"[{n}]", element_id=anchor(turn, n), is_open=True, claims=claims, flag=flag,
         ))
     others = [p for p in record.get("retrieved") or [] if p.get("chunk_id") not in cited_chunks]
-    if record.get("stopped") and not citations and not others:
+    if record.get("stopped") and not citations:
         parts.append('<div class="none">Stopped before the answer was complete, so its '
                      "citations were not checked.</div>")
+        if others:
+            parts.append('<div class="closest">Passages the model was reading:</div>')
+            parts.extend(_passage_html(p, label=f"#{i}") for i, p in enumerate(others, 1))
     elif record.get("abstained") and others:
         # An abstention says the closest passages are "listed below": list them in the open.
         parts.append('<div class="closest">Closest passages (none of them answers it):</div>')
@@ -263,11 +266,39 @@ EMPTY_SOURCES = (
 )
 
 
-def render_sources(turns: Sequence[tuple[int, Record]], show_retrieved: bool = True) -> str:
-    """The sources panel for a conversation: the latest answer first."""
-    if not turns:
+def render_searched(record: Record, turn: int) -> str:
+    """The sources of an answer still being written: what the search found, in rank order.
+    Which of them the answer cites is known only once it is complete and checked."""
+    question = record.get("question", "")
+    parts = [
+        f'<section class="turn-sources pending" id="turn-{int(turn)}">'
+        f'<h4>Answer {int(turn)} <span class="q">“{esc(question)}”</span></h4>'
+    ]
+    standalone = record.get("standalone_query", "")
+    if standalone and standalone != question:
+        parts.append(f'<div class="searched">Searched for: “{esc(standalone)}”</div>')
+    passages = record.get("retrieved") or []
+    if passages:
+        parts.append(f'<div class="closest">Found {len(passages)} passages; the answer is being '
+                     "written from them, and its citations appear here when it is done.</div>")
+        parts.extend(_passage_html(p, label=f"#{i}") for i, p in enumerate(passages, 1))
+    else:
+        parts.append('<div class="none">No passages found.</div>')
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def render_sources(
+    turns: Sequence[tuple[int, Record]], show_retrieved: bool = True,
+    searching: Record | None = None,
+) -> str:
+    """The sources panel for a conversation: the latest answer first. `searching` is the turn
+    being answered right now (its question, standalone query and retrieved passages)."""
+    if not turns and searching is None:
         return f'<div class="sources">{EMPTY_SOURCES}</div>'
     body = "".join(render_turn_sources(r, t, show_retrieved) for t, r in reversed(turns))
+    if searching is not None:
+        body = render_searched(searching, len(turns) + 1) + body
     return f'<div class="sources">{body}</div>'
 
 
@@ -373,16 +404,17 @@ def conversation_markdown(title: str, turns: Sequence[tuple[str, str, Record | N
     return "\n".join(lines).rstrip() + "\n"
 
 
+def passage_record(p: Any) -> dict[str, Any]:
+    """The plain view of a retrieved Passage that the UI stores and renders."""
+    return {
+        "chunk_id": p.chunk_id, "doc_id": p.doc_id, "title": p.title, "url": p.url,
+        "publisher": p.publisher, "date": p.date, "locator": p.locator, "text": p.text,
+        "similarity": p.similarity, "score": p.score,
+    }
+
+
 def record_from_result(result: Any) -> dict[str, Any]:
     """The plain, JSON-able view of an AnswerResult that the UI stores and renders."""
-
-    def passage(p: Any) -> dict[str, Any]:
-        return {
-            "chunk_id": p.chunk_id, "doc_id": p.doc_id, "title": p.title, "url": p.url,
-            "publisher": p.publisher, "date": p.date, "locator": p.locator, "text": p.text,
-            "similarity": p.similarity, "score": p.score,
-        }
-
     return {
         "question": result.question,
         "answer": result.answer,
@@ -396,7 +428,7 @@ def record_from_result(result: Any) -> dict[str, Any]:
             for s in result.sentences
         ],
         "citations": result.citations(),
-        "retrieved": [passage(p) for p in result.retrieved],
+        "retrieved": [passage_record(p) for p in result.retrieved],
         "timings": dict(result.timings),
         "retried": bool(result.retried),
         "stopped": False,
