@@ -214,6 +214,15 @@ def format_sources(result: Any) -> str:
     return "\n".join(lines)
 
 
+def format_pointed(result: Any) -> str:
+    """The passages an unanswered question's draft pointed at (see AnswerResult.pointed)."""
+    lines = []
+    for p in result.pointed_passages():
+        where = " — ".join(x for x in (p["title"], p["locator"]) if x)
+        lines.append(f"  [{p['n']}] {where}  (pointed at, unconfirmed)\n      {p['url']}")
+    return "\n".join(lines)
+
+
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.answer.generate import AnswerResult
     from assistant.chat import ChatService
@@ -234,6 +243,8 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         print(result.answer)
         if result.citations():
             print("Sources:\n" + format_sources(result))
+        elif result.pointed:
+            print(format_pointed(result))
     return 0
 
 
@@ -265,6 +276,8 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"  (searched: {result.standalone_query})")
             if result.citations():
                 print(format_sources(result))
+            elif result.pointed:
+                print(format_pointed(result))
             history += [{"role": "user", "content": question},
                         {"role": "assistant", "content": result.answer}]
         except AssistantError as e:

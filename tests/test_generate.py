@@ -146,3 +146,23 @@ def test_a_draft_that_only_copies_a_passage_heading_is_retried():
     model = FakeChatModel.scripted("[2] Title license — Section 2", "Daniel Ek [1].")
     _, result = run(model)
     assert not result.abstained and result.retried and result.answer == "Daniel Ek [1]."
+
+
+def test_a_retry_that_only_points_at_a_passage_is_an_abstention_that_names_it():
+    model = FakeChatModel.scripted("Zuckerberg was joined by [1].",
+                                   "Zuckerberg was joined as listed in [2].")
+    _, result = run(model)
+    assert result.abstained and result.abstain_reason == "passages_do_not_answer"
+    assert result.pointed == [2] and result.cited == []
+    assert "pointed at [2]" in result.answer and "nothing here confirms it" in result.answer
+    pointed = result.to_json()["pointed"]
+    assert [(p["n"], p["chunk_id"]) for p in pointed] == [(2, "license:2")]
+
+
+def test_no_passage_is_named_for_a_plain_decline_or_an_invented_retry():
+    for script in (("The documents do not say.", "The documents do not say [1]."),
+                   ("Zuckerberg was joined by [1].", "Zuckerberg was joined by 12 CEOs [1]."),
+                   ("Zuckerberg was joined by [1].", "Joined by [1] and [2] and [1, 2].")):
+        _, result = run(FakeChatModel.scripted(*script))
+        assert result.abstained and result.pointed == [], script
+        assert "pointed" not in result.answer

@@ -321,3 +321,25 @@ def test_passages_show_on_top_while_an_answer_is_written() -> None:
                                                  "retrieved": []})
     assert "Searched for" not in alone and "No passages found" in alone
     assert "Sources appear here" not in alone
+
+
+def test_an_abstention_that_points_at_a_passage_links_it_and_lists_it_first() -> None:
+    second = passage(2, text="You must request a license from Meta.")
+    rec = record(
+        abstained=True, abstain_reason="passages_do_not_answer", sentences=[], citations=[],
+        answer="No answer in words: the model pointed at [2] (listed first below) but did not "
+        "say what in it answers the question. Read it to check; nothing here confirms it.",
+        retrieved=[passage(1), second],
+        pointed=[{"n": 2, "chunk_id": "doc-2", "doc_id": second["doc_id"], "title": "t",
+                  "locator": "", "url": ""}],
+    )
+    answer = render.render_answer(rec, 1)
+    assert "No answer, only a passage to read" in answer and 'href="#src-1-2"' in answer
+    sources = render.render_sources([(1, rec)])
+    assert_inert(sources)
+    assert 'id="src-1-2"' in sources and "pointed at, unconfirmed" in sources
+    assert sources.index("request a license") < sources.index("Other close passages")
+    assert sources.index("Other close passages") < sources.index("Spotify CEO Daniel Ek")
+    # Without a pointer the closest passages are listed as before.
+    plain = render.render_sources([(1, {**rec, "pointed": []})])
+    assert "none of them answers it" in plain and "pointed" not in plain

@@ -101,12 +101,16 @@ def _answer_body(record: Record, turn: int) -> str:
     if sentences:
         return " ".join(_sentence_html(s, turn, known) for s in sentences)
     # No sentence check (or an old record): link whatever markers the text carries.
-    text = str(record.get("answer", ""))
+    return _linked(str(record.get("answer", "")), turn, known or None)
+
+
+def _linked(text: str, turn: int, known: set[int] | None) -> str:
+    """Escaped text whose [n] markers link to the passages in the sources panel."""
     parts, last = [], 0
     for m in _MARKER.finditer(text):
         parts.append(md_esc(text[last:m.start()]))
         numbers = [int(n) for n in m.group(1).split(",")]
-        parts.append(" " + cite_links(numbers, turn, known or None))
+        parts.append(" " + cite_links(numbers, turn, known))
         last = m.end()
     parts.append(md_esc(text[last:]))
     return "".join(parts)
@@ -134,9 +138,14 @@ def render_answer(record: Record, turn: int) -> str:
     if record.get("abstained"):
         reason = str(record.get("abstain_reason", ""))
         title = ABSTAIN_TITLES.get(reason, "The documents do not say")
+        message = md_esc(record.get("answer", ""))
+        pointed = {int(p["n"]) for p in record.get("pointed") or []}
+        if pointed:
+            title = "No answer, only a passage to read"
+            message = _linked(str(record.get("answer", "")), turn, pointed)
         body = (
             f'<div class="abstain" role="note"><span class="abstain-title">ℹ {md_esc(title)}'
-            f'</span><br>{md_esc(record.get("answer", ""))}</div>'
+            f"</span><br>{message}</div>"
         )
     elif record.get("stopped") and not record.get("sentences"):
         body = f'<div class="answer">{md_esc(record.get("answer", ""))} …</div>'
@@ -245,8 +254,22 @@ def render_turn_sources(record: Record, turn: int, show_retrieved: bool = True) 
             parts.append('<div class="closest">Passages the model was reading:</div>')
             parts.extend(_passage_html(p, label=f"#{i}") for i, p in enumerate(others, 1))
     elif record.get("abstained") and others:
-        # An abstention says the closest passages are "listed below": list them in the open.
-        parts.append('<div class="closest">Closest passages (none of them answers it):</div>')
+        # An abstention says the closest passages are "listed below": list them in the open,
+        # first any the model pointed at without answering.
+        by_chunk = {p.get("chunk_id"): p for p in others}
+        pointed = [(int(q["n"]), by_chunk[q.get("chunk_id")]) for q in record.get("pointed") or []
+                   if q.get("chunk_id") in by_chunk]
+        if pointed:
+            parts.append('<div class="closest">The passage the model pointed at, unconfirmed:'
+                         "</div>")
+            parts.extend(_passage_html(p, label=f"[{n}]", element_id=anchor(turn, n),
+                                       is_open=True) for n, p in pointed)
+            shown = {p.get("chunk_id") for _, p in pointed}
+            others = [p for p in others if p.get("chunk_id") not in shown]
+            if others:
+                parts.append('<div class="closest">Other close passages:</div>')
+        else:
+            parts.append('<div class="closest">Closest passages (none of them answers it):</div>')
         parts.extend(_passage_html(p, label=f"#{i}") for i, p in enumerate(others, 1))
     elif not citations and not others:
         parts.append('<div class="none">No passages.</div>')
@@ -431,5 +454,6 @@ def record_from_result(result: Any) -> dict[str, Any]:
         "retrieved": [passage_record(p) for p in result.retrieved],
         "timings": dict(result.timings),
         "retried": bool(result.retried),
+        "pointed": result.pointed_passages(),
         "stopped": False,
     }

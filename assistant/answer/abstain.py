@@ -23,6 +23,13 @@ MESSAGES = {
     "{names}.",
 }
 
+# A declined draft that still pointed at passages ("The term ... is [3]."): no answer is shown,
+# but the reader learns where the model looked. The reason stays MODEL_DECLINED.
+POINTED = (
+    "No answer in words: the model pointed at {which} (listed first below) but did not say what "
+    "in it answers the question. Read it to check; nothing here confirms it."
+)
+
 _DECLINE = re.compile(
     r"\b(do|does|did)\s+not\s+(say|mention|contain|provide|specify|state|include|answer)\b|"
     r"\b(doesn't|don't)\s+(say|mention|specify|state)\b|\bno (information|mention|answer)\b|"

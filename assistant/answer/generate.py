@@ -8,7 +8,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from assistant.answer import abstain
-from assistant.answer.citations import Sentence, check_sentences, cited_numbers, render
+from assistant.answer.citations import (
+    Sentence,
+    check_sentences,
+    cited_numbers,
+    markers,
+    render,
+)
 from assistant.answer.prompt import build_prompt, passage_header
 from assistant.models.base import ChatModel, GenerationStats
 from assistant.prompts import PromptLibrary
@@ -29,6 +35,8 @@ class AnswerResult:
     raw_answer: str = ""
     # True when the first draft declined and the answer shown comes from the retry prompt.
     retried: bool = False
+    # Passages (numbers into `passages`) a declined draft pointed at without answering.
+    pointed: list[int] = field(default_factory=list)
     retrieved: list[Passage] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     prompt_tokens: int = 0
@@ -47,6 +55,13 @@ class AnswerResult:
             })
         return out
 
+    def pointed_passages(self) -> list[dict[str, Any]]:
+        return [
+            {"n": n, "doc_id": p.doc_id, "chunk_id": p.chunk_id, "title": p.title,
+             "locator": p.locator, "url": p.url}
+            for n in self.pointed for p in [self.passages[n - 1]]
+        ]
+
     def to_json(self) -> dict[str, Any]:
         return {
             "question": self.question,
@@ -63,6 +78,7 @@ class AnswerResult:
             "standalone_query": self.standalone_query,
             "abstain_reason": self.abstain_reason,
             "retried": self.retried,
+            "pointed": self.pointed_passages(),
             "sentences": [asdict(s) for s in self.sentences],
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
@@ -151,6 +167,7 @@ def generate(
             on_token(piece)
         yield piece
     raw = "".join(pieces).strip()
+    last_draft = raw
 
     def check(text: str) -> list[Sentence]:
         return check_sentences(text, texts, question=asked) if options.check_support else []
@@ -168,7 +185,10 @@ def generate(
         stats.prompt_tokens += retry_stats.prompt_tokens
         stats.completion_tokens += retry_stats.completion_tokens
         retry_sentences = check(retry_raw)
-        if not _verdict(retry_raw, retry_sentences, asked, options.check_support, headers):
+        retry_reason = _verdict(retry_raw, retry_sentences, asked, options.check_support, headers)
+        # Only a retry that declined may point; one that said something unsupported does not.
+        last_draft = retry_raw if retry_reason == abstain.MODEL_DECLINED else ""
+        if not retry_reason:
             raw, sentences, reason, retried = retry_raw, retry_sentences, "", True
     ended = time.perf_counter()
     gen_s = ended - (first or ended)
@@ -187,4 +207,18 @@ def generate(
     if reason:
         result.abstained, result.abstain_reason = True, reason
         result.answer, result.cited = abstain.MESSAGES[reason], []
+        if reason == abstain.MODEL_DECLINED:
+            result.pointed = _pointed(last_draft, len(built.passages))
+            if result.pointed:
+                which = " and ".join(f"[{n}]" for n in result.pointed)
+                result.answer = abstain.POINTED.format(which=which)
     yield result
+
+
+def _pointed(draft: str, count: int) -> list[int]:
+    """The passages a declined draft (the retry's, when there was one: it was asked to find the
+    answering sentence) pointed at: at most two, and a draft citing every passage points nowhere."""
+    if abstain.model_declined(draft):
+        return []
+    numbers = [n for n in markers(draft) if 1 <= n <= count]
+    return numbers if len(numbers) <= min(2, count - 1) else []
