@@ -340,6 +340,7 @@ def test_an_abstention_that_points_at_a_passage_links_it_and_lists_it_first() ->
     assert 'id="src-1-2"' in sources and "pointed at, unconfirmed" in sources
     assert sources.index("request a license") < sources.index("Other close passages")
     assert sources.index("Other close passages") < sources.index("Spotify CEO Daniel Ek")
+    assert ">#1<" in sources and ">#2<" not in sources  # numbered as the model saw them
     # Without a pointer the closest passages are listed as before.
     plain = render.render_sources([(1, {**rec, "pointed": []})])
     assert "none of them answers it" in plain and "pointed" not in plain

@@ -270,7 +270,9 @@ def render_turn_sources(record: Record, turn: int, show_retrieved: bool = True) 
                 parts.append('<div class="closest">Other close passages:</div>')
         else:
             parts.append('<div class="closest">Closest passages (none of them answers it):</div>')
-        parts.extend(_passage_html(p, label=f"#{i}") for i, p in enumerate(others, 1))
+        # Numbered by rank, as the model saw them: "#4" after a pointed-at "[3]", not "#3".
+        rank = {p.get("chunk_id"): i for i, p in enumerate(record.get("retrieved") or [], 1)}
+        parts.extend(_passage_html(p, label=f"#{rank[p.get('chunk_id')]}") for p in others)
     elif not citations and not others:
         parts.append('<div class="none">No passages.</div>')
     elif others and show_retrieved:
