@@ -34,7 +34,8 @@ PNG = b"\x89PNG\r\n\x1a\n"
 ARTICLE = "etcentric-meta-spotify-statement"
 RECORD_KEYS = {
     "id", "question", "kind", "answerable", "answer", "abstained", "abstain_reason", "citations",
-    "retrieved", "timings", "prompt_tokens", "completion_tokens", "stamp", *QUESTION_METRICS,
+    "retrieved", "timings", "prompt_tokens", "completion_tokens", "stamp", "pointed",
+    *QUESTION_METRICS,
 }
 STAMP_KEYS = {"model", "embedder", "chunking", "prompt_version", "corpus_hash",
               "retrieval_code", "answer_code", "eval_code"}
@@ -149,6 +150,7 @@ def test_reports_escape_model_output(tmp_path: Path) -> None:
             "abstain_reason": "" if q.answerable else "no_relevant_passages",
             "citations": [{"n": 1, "doc_id": ARTICLE, "locator": "<p> 2"}] if q.answerable
             else [], "retrieved": [{"doc_id": ARTICLE}], "timings": {}, "prompt_tokens": 0,
+            "pointed": [] if q.answerable else [{"n": 3, "doc_id": "lic", "locator": "<s>2"}],
         }
         r.update(score(r, q.must_include, q.sources))
         records.append(r)
@@ -162,8 +164,10 @@ def test_reports_escape_model_output(tmp_path: Path) -> None:
     assert "<script>" not in page and "m:<b>" not in page
     assert html.escape(evil) in page and html.escape(UNANSWERABLE["question"]) in page
     assert "[1] etcentric-meta-spotify-statement (&lt;p&gt; 2)" in page
+    assert "pointed at [3] lic (&lt;s&gt;2)" in page
     md = render_markdown(summary, qs, {"m:<b>": records})
     assert "<script>" not in md and "\\| &amp; more" in md
+    assert "pointed at [3] lic (&lt;s>2)" in md
     table = summary_table(summary).splitlines()
     assert table[0] == "2 questions from q.jsonl"
     assert table[1].split()[:3] == ["model", "accuracy", "cite"]

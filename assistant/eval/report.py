@@ -144,9 +144,10 @@ def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
     ]
 
 
-def _cites(record: Mapping[str, Any]) -> list[str]:
+def _cites(record: Mapping[str, Any], key: str = "citations") -> list[str]:
+    """The passages an answer cites, or with key="pointed" those an abstention pointed at."""
     out = []
-    for c in record.get("citations") or []:
+    for c in record.get(key) or []:
         where = f" ({c['locator']})" if c.get("locator") else ""
         out.append(f"[{c['n']}] {c['doc_id']}{where}")
     return out
@@ -208,6 +209,8 @@ def render_markdown(
             extra = f" (abstained: `{r.get('abstain_reason', '')}`)" if r.get("abstained") else ""
             if r.get("citations"):
                 extra += f" - cites {_md('; '.join(_cites(r)))}"
+            if r.get("pointed"):
+                extra += f" - pointed at {_md('; '.join(_cites(r, 'pointed')))}"
             lines.append(f"- **{_md(m)}** {_mark(r)} {_md(r['answer'])}{extra}")
     return "\n".join(lines) + "\n"
 
@@ -245,6 +248,10 @@ def _answer_cell(r: Mapping[str, Any]) -> str:
     parts = [f"{mark} {_e(r['answer'])}"]
     if r.get("abstained"):
         parts.append(f"<div class=small>abstained: {_e(r.get('abstain_reason', ''))}</div>")
+    pointed = _cites(r, "pointed")
+    if pointed:
+        parts.append("<div class=cites>pointed at " + "<br>".join(_e(c) for c in pointed)
+                     + "</div>")
     cites = _cites(r)
     if cites:
         parts.append("<div class=cites>" + "<br>".join(_e(c) for c in cites) + "</div>")

@@ -192,6 +192,7 @@ def _record(
         "retried": result.retried,
         "standalone_query": frozen.standalone,
         "citations": data["citations"],
+        "pointed": data["pointed"],
         # With the text, so "answer in context" can be scored (and rescored) from the record.
         "retrieved": [{**r, "text": p.text} for r, p in zip(data["retrieved"], result.retrieved,
                                                                strict=True)],
