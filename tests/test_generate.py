@@ -159,6 +159,16 @@ def test_a_retry_that_only_points_at_a_passage_is_an_abstention_that_names_it():
     assert [(p["n"], p["chunk_id"]) for p in pointed] == [(2, "license:2")]
 
 
+def test_a_marker_where_a_date_belongs_is_no_pointer():
+    model = FakeChatModel.scripted("It was signed on [1].", "It was signed on [2].")
+    result = None
+    for item in generate(model, PROMPTS, "On what date was it signed?", PASSAGES,
+                         AnswerOptions(), 0.6):
+        result = item
+    assert isinstance(result, AnswerResult) and result.abstained
+    assert result.pointed == [] and "pointed" not in result.answer
+
+
 def test_no_passage_is_named_for_a_plain_decline_or_an_invented_retry():
     for script in (("The documents do not say.", "The documents do not say [1]."),
                    ("Zuckerberg was joined by [1].", "Zuckerberg was joined by 12 CEOs [1]."),
