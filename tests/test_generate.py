@@ -176,3 +176,16 @@ def test_no_passage_is_named_for_a_plain_decline_or_an_invented_retry():
         _, result = run(FakeChatModel.scripted(*script))
         assert result.abstained and result.pointed == [], script
         assert "pointed" not in result.answer
+
+
+def test_a_yes_or_no_question_answered_no_is_an_answer_and_a_bare_no_is_not() -> None:
+    from assistant.answer.abstain import echoes_question
+
+    asked = "Do I have to pay royalties to Meta to use Llama 3.1?"
+    assert not echoes_question("No, you do not have to pay royalties to Meta [1].", asked)
+    assert not echoes_question("Yes, you have to pay royalties to Meta [1].", asked)
+    assert echoes_question("No [1].", asked) and echoes_question("Yes.", asked)
+    # Not a yes/no question: "No, X was signed on [1]." still adds nothing.
+    assert echoes_question("No, Llama 3.1 was signed on [1].", "When was Llama 3.1 signed?")
+    # A preamble before the question proper does not make it a yes/no question.
+    assert echoes_question("No, Meta signed it [1].", "Meta signed it. When did Meta sign it?")

@@ -58,9 +58,31 @@ _FILLER = frozenset(
 )
 
 
+_POLAR = re.compile(
+    r"^(does|do|did|is|are|was|were|must|may|can|could|should|has|have|had|will|would|shall)\b",
+    re.IGNORECASE,
+)
+_YES_NO = re.compile(r"^\W*(yes|no)\b", re.IGNORECASE)
+
+
+def _asked(question: str) -> str:
+    """The question proper: the last sentence (a multi-hop question's preamble states facts)."""
+    parts = [p for p in re.split(r"(?<=[.?!])\s+", question.strip()) if p]
+    return parts[-1] if parts else ""
+
+
 def echoes_question(answer: str, question: str) -> bool:
     """The answer adds no word of its own to the question: "When was X signed?" answered with
-    "X was signed on [1]." That is no answer, whatever its citation says."""
+    "X was signed on [1]." That is no answer, whatever its citation says. A yes/no question
+    answered "No, X ..." does answer it: the "no" is the answer ("no" is a stopword to search).
+    A bare "Yes." or "No." says nothing the passages could support: it counts as an echo."""
+    said_yes_no = _YES_NO.match(strip_markers(answer))
+    if said_yes_no:
+        rest = set(tokens(strip_markers(answer)[said_yes_no.end():])) - _FILLER
+        if not rest:
+            return True
+        if _POLAR.match(_asked(question)):
+            return False
     asked = set(tokens(question))
     said = set(tokens(strip_markers(answer))) - _FILLER
     return not (said - asked)
@@ -125,8 +147,7 @@ def question_names(question: str) -> list[str]:
     """Names in the question proper (its last sentence; a multi-hop question's preamble names
     things from another document): capitalised words past the first, "Act's" read as "Act" and
     "CEOs" as "CEO"."""
-    parts = [p for p in re.split(r"(?<=[.?!])\s+", question.strip()) if p]
-    asked = parts[-1] if parts else ""
+    asked = _asked(question)
     names = []
     for match in _NAME.finditer(asked):
         if match.start() == 0:
