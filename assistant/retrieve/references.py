@@ -12,8 +12,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-KINDS = ("article", "recital", "annex", "section")
-
 # "Article 53(2)", "Articles 53", "Annex XI, Section 1, point 2", "Section 1.b.ii", "Section 1(a)"
 _REF = re.compile(
     r"\b(?P<kind>article|recital|annex|section)s?\s+"
