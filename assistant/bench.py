@@ -67,7 +67,7 @@ def bench_answers(service: ChatService, questions: list[Question]) -> dict[str, 
     for q in questions:
         turn = service.prepare(q.question, q.history)
         t = time.perf_counter()
-        service.retrieve(turn.standalone)
+        service.search(turn)
         retrieve_ms.append((time.perf_counter() - t) * 1000)
         results.append(service.ask(q.question, q.history))
     ran = [r for r in results if r.prompt_tokens]
@@ -100,7 +100,7 @@ def bench_raw_llamacpp(service: ChatService, questions: list[Question]) -> dict[
     opts = service.options()
     for q in questions:
         turn = service.prepare(q.question, q.history)
-        found = service.retrieve(turn.standalone)
+        found = service.search(turn)
         if not found.passages:
             continue
         built = build_prompt(service.prompts, turn.question, found.passages, model.count_tokens,

@@ -145,9 +145,14 @@ class ChatService:
         text = text.strip().split("\n")[0].strip().strip('"')
         return text if 3 <= len(text) <= 300 else history_query(question, history)
 
-    def retrieve(self, query: str, top_k: int | None = None, hybrid: bool | None = None
-                 ) -> Retrieval:
-        return self.retriever.retrieve(query, top_k=top_k, hybrid=hybrid)
+    def retrieve(self, query: str, top_k: int | None = None, hybrid: bool | None = None,
+                 focus: str = "") -> Retrieval:
+        return self.retriever.retrieve(query, top_k=top_k, hybrid=hybrid, focus=focus)
+
+    def search(self, turn: Turn, top_k: int | None = None, hybrid: bool | None = None
+               ) -> Retrieval:
+        """Retrieve for a prepared turn: a follow-up's own words are searched beside it."""
+        return self.retrieve(turn.standalone, top_k, hybrid, turn.question if turn.earlier else "")
 
     def options(self, **overrides: float | int | None) -> AnswerOptions:
         s = self.settings
@@ -176,7 +181,7 @@ class ChatService:
         model = self.model(model_spec)
         started = time.perf_counter()
         turn = self.prepare(question, history, model)
-        found = self.retrieve(turn.standalone, top_k=top_k, hybrid=hybrid)
+        found = self.search(turn, top_k=top_k, hybrid=hybrid)
         retrieve_ms = (time.perf_counter() - started) * 1000
         yield found
         for item in generate(

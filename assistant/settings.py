@@ -92,6 +92,11 @@ class Settings(BaseSettings):
         description="Weight in fusion of the chunks whose locator holds a provision the question "
         "names (\"Article 53(2)\", \"Section 1.b.ii\"); 0 turns this off.",
     )
+    followup_weight: float = Field(
+        default=0.45, ge=0.0,
+        description="Weight in fusion of a follow-up's own words, searched beside the earlier "
+        "question + follow-up (tuned on eval/questions.jsonl); 0 turns this off.",
+    )
     max_per_doc: int = Field(
         default=4, ge=1, description="At most this many passages from one document in the top-k."
     )

@@ -51,3 +51,29 @@ def test_source_version_follows_the_code_it_hashes(tmp_path: Path) -> None:
     code.write_text("LIMIT = 2\n")
     assert source_version("answer/*.py", root=tmp_path) != before
     assert source_version("retrieve/*.py", root=tmp_path) != before
+
+
+def test_a_follow_ups_own_words_are_searched_beside_the_question_it_follows(corpus_data_dir):
+    """Searched only as "earlier question + follow-up", the earlier question's words (the fine
+    for prohibited practices) drown what is asked now; the follow-up's own words bring up the
+    paragraph on misleading information (Article 99(5), EUR 7 500 000)."""
+    from assistant.chat import ChatService
+    from assistant.settings import Settings
+
+    history = [
+        {"role": "user", "content": "What's the maximum fine for prohibited AI practices under "
+                                    "the AI Act?"},
+        {"role": "assistant", "content": "Up to EUR 35 000 000 [1]."},
+    ]
+    question = "What about supplying misleading information to the authorities?"
+
+    def found(weight: float) -> list[str]:
+        service = ChatService(Settings(data_dir=corpus_data_dir, followup_weight=weight))
+        turn = service.prepare(question, history)
+        assert turn.earlier == history[0]["content"]
+        retrieval = service.search(turn)
+        assert retrieval.query == turn.standalone
+        return [p.text for p in retrieval.passages]
+
+    assert any("7 500 000" in text for text in found(0.45))
+    assert not any("7 500 000" in text for text in found(0.0))

@@ -150,7 +150,7 @@ def _freeze(service: ChatService, q: Question, key: str, source: Path) -> Frozen
     except BadQuestion as e:
         raise ConfigError(f"{source}: question '{q.id}' is not accepted: {e.message}",
                           e.hint) from e
-    found = service.retrieve(turn.standalone)
+    found = service.search(turn)
     return FrozenRetrieval(
         id=q.id, key=key, question=turn.question, standalone=turn.standalone,
         earlier=turn.earlier, passages=found.passages, best_similarity=found.best_similarity,

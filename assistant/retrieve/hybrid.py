@@ -168,9 +168,30 @@ class HybridRetriever:
         ids, scores = index.bm25.retrieve([q], k=min(n, len(index.order)), show_progress=False)
         return [index.order[i] for i, s in zip(ids[0], scores[0], strict=True) if s > 0]
 
+    def rankings(
+        self, index: _Index, query: str, qvec: list[float], hybrid: bool, weight: float = 1.0
+    ) -> tuple[list[tuple[list[str], float]], list[tuple[str, float]], list[str]]:
+        """The weighted rankings fused for one query: vectors, and in hybrid mode BM25 and the
+        provisions it names. Also the vector hits with their similarity, and the BM25 ids."""
+        s = self.settings
+        vec_hits = self.vector_search(index, qvec, s.candidates)
+        ranked: list[tuple[list[str], float]] = [([cid for cid, _ in vec_hits], weight)]
+        bm25_ids: list[str] = []
+        if hybrid:
+            bm25_ids = self.bm25_search(index, query, s.candidates)
+            ranked.append((bm25_ids, s.bm25_weight * weight))
+            if s.reference_weight > 0:
+                ranked.append((self.reference_search(index, query, qvec),
+                               s.reference_weight * weight))
+        return ranked, vec_hits, bm25_ids
+
     def retrieve(
-        self, query: str, top_k: int | None = None, hybrid: bool | None = None
+        self, query: str, top_k: int | None = None, hybrid: bool | None = None, focus: str = ""
     ) -> Retrieval:
+        """Search `query`. `focus`, when given, is a follow-up's own words ("What about
+        supplying misleading information?") inside a query that also holds the question it
+        follows: searched too, at `followup_weight`, so the earlier question's words do not
+        drown what is asked now."""
         started = time.perf_counter()
         s = self.settings
         top_k = top_k or s.top_k
@@ -179,15 +200,11 @@ class HybridRetriever:
         if not index.chunks:
             return Retrieval(query, [], -1.0, 0.0)
         qvec = self.embedder.embed_query(query)
-        vec_hits = self.vector_search(index, qvec, s.candidates)
+        rankings, vec_hits, bm25_ids = self.rankings(index, query, qvec, hybrid)
         similarity = dict(vec_hits)
-        rankings: list[tuple[list[str], float]] = [([cid for cid, _ in vec_hits], 1.0)]
-        bm25_ids: list[str] = []
-        if hybrid:
-            bm25_ids = self.bm25_search(index, query, s.candidates)
-            rankings.append((bm25_ids, s.bm25_weight))
-            if s.reference_weight > 0:
-                rankings.append((self.reference_search(index, query, qvec), s.reference_weight))
+        if focus.strip() and s.followup_weight > 0:
+            own = self.embedder.embed_query(focus)
+            rankings += self.rankings(index, focus, own, hybrid, s.followup_weight)[0]
         fused = rrf(rankings, k=s.rrf_k)
         doc_of = {cid: index.chunks[cid].doc_id for cid, _ in fused}
         picked = diversify(fused, doc_of, top_k, s.max_per_doc)
