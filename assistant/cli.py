@@ -223,6 +223,11 @@ def format_pointed(result: Any) -> str:
     return "\n".join(lines)
 
 
+def cut_off_note(settings: Settings) -> str:
+    return (f"  (cut off at the {settings.max_answer_tokens}-token answer limit: ask a narrower "
+            "question, or raise ASSISTANT_MAX_ANSWER_TOKENS)")
+
+
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.answer.generate import AnswerResult
     from assistant.chat import ChatService
@@ -241,6 +246,8 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print(file=sys.stderr)
         print(result.answer)
+        if result.cut_off:
+            print(cut_off_note(settings))
         if result.citations():
             print("Sources:\n" + format_sources(result))
         elif result.pointed:
@@ -272,6 +279,8 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
                     print(item, end="", flush=True)
             assert result is not None
             print(f"\r\033[Kassistant> {result.answer}")
+            if result.cut_off:
+                print(cut_off_note(settings))
             if result.standalone_query != result.question:
                 print(f"  (searched: {result.standalone_query})")
             if result.citations():

@@ -113,7 +113,10 @@ class Settings(BaseSettings):
         "more with a prompt that says the answer is there; the support check still applies.",
     )
     temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="Sampling temperature.")
-    max_answer_tokens: int = Field(default=96, ge=16, le=2048, description="Answer length cap.")
+    max_answer_tokens: int = Field(
+        default=224, ge=16, le=2048,
+        description="Answer length cap; an answer that reaches it is flagged cut_off.",
+    )
     context_window: int = Field(
         default=2048, ge=512, description="Context the model is loaded with (n_ctx / num_ctx)."
     )

@@ -28,7 +28,10 @@ class FakeChatModel(ChatModel):
     ) -> Iterator[str]:
         self.prompts.append(messages)
         reply = self.replies.pop(0) if self.replies else ""
-        for word in reply.split(" "):
+        words = reply.split(" ")
+        # Like a real model: one word a token, stopped at max_tokens and flagged as cut off.
+        stats.cut_off = len(words) > max_tokens
+        for word in words[:max_tokens]:
             yield word + " "
 
 

@@ -22,10 +22,11 @@ PASSAGES = [
 ]
 
 
-def run(model: FakeChatModel, passages=PASSAGES, similarity=0.6) -> tuple[str, AnswerResult]:
+def run(model: FakeChatModel, passages=PASSAGES, similarity=0.6,
+        options: AnswerOptions | None = None) -> tuple[str, AnswerResult]:
     pieces, result = [], None
-    for item in generate(model, PROMPTS, "Who joined Zuckerberg?", passages, AnswerOptions(),
-                         similarity):
+    for item in generate(model, PROMPTS, "Who joined Zuckerberg?", passages,
+                         options or AnswerOptions(), similarity):
         if isinstance(item, AnswerResult):
             result = item
         else:
@@ -189,3 +190,23 @@ def test_a_yes_or_no_question_answered_no_is_an_answer_and_a_bare_no_is_not() ->
     assert echoes_question("No, Llama 3.1 was signed on [1].", "When was Llama 3.1 signed?")
     # A preamble before the question proper does not make it a yes/no question.
     assert echoes_question("No, Meta signed it [1].", "Meta signed it. When did Meta sign it?")
+
+
+def test_an_answer_stopped_at_the_length_cap_is_flagged_cut_off() -> None:
+    long = "Spotify CEO Daniel Ek joined Mark Zuckerberg in a statement on open-source AI [1]."
+    _, cut = run(FakeChatModel.scripted(long), options=AnswerOptions(max_tokens=8))
+    assert not cut.abstained and cut.cut_off and cut.to_json()["cut_off"] is True
+    _, whole = run(FakeChatModel.scripted(long), options=AnswerOptions(max_tokens=64))
+    assert not whole.cut_off and whole.to_json()["cut_off"] is False
+
+
+def test_cut_off_describes_the_answer_shown_not_a_discarded_draft() -> None:
+    # The draft declines at length and is cut; the retry's short answer is what is shown.
+    declined = "The documents do not say who joined Mark Zuckerberg in the statement at all."
+    model = FakeChatModel.scripted(declined, "Spotify CEO Daniel Ek joined Zuckerberg [1].")
+    _, result = run(model, options=AnswerOptions(max_tokens=8))
+    assert result.retried and not result.cut_off
+    # An abstention is never "cut off": its text is the assistant's own message.
+    model = FakeChatModel.scripted(declined, declined)
+    _, result = run(model, options=AnswerOptions(max_tokens=8))
+    assert result.abstained and not result.cut_off

@@ -43,6 +43,16 @@ def test_streams_and_always_sends_num_ctx(tmp_path):
         assert sent["options"]["num_predict"] == 50
         assert sent["messages"][1] == {"role": "user", "content": "Who?"}
         assert stats.prompt_tokens == 321 and stats.exact_prompt_tokens
+        assert not stats.cut_off
+
+
+def test_an_answer_stopped_by_num_predict_is_flagged_cut_off(tmp_path):
+    with OllamaStub(["llama3.2:1b"]) as stub:
+        settings = load_settings(data_dir=tmp_path, ollama_host=stub.url)
+        model = registry.get_model("ollama:llama3.2:1b", settings)
+        stats = GenerationStats()
+        text = "".join(model.stream(MESSAGES, max_tokens=2, temperature=0.0, stats=stats))
+        assert text == "Daniel Ek" and stats.cut_off
 
 
 def test_lists_pulled_models(tmp_path):

@@ -13,6 +13,7 @@ import pytest
 
 from assistant.errors import BackendUnavailable
 from assistant.models import catalog, registry
+from assistant.models.base import GenerationStats
 from assistant.settings import load_settings
 
 pytestmark = pytest.mark.slow
@@ -57,6 +58,17 @@ def test_streams_an_answer_from_a_real_server(server, tmp_path):
     pieces = list(model.stream([{"role": "user", "content": "Say hello."}], 16, 0.0))
     assert len(pieces) >= 2, "the answer arrives in several streamed pieces"
     assert "".join(pieces).strip()
+
+
+def test_an_answer_stopped_at_max_tokens_is_flagged_cut_off(server, tmp_path):
+    registry.unload_all()
+    settings = load_settings(data_dir=tmp_path)
+    model = registry.get_model(f"openai:{server}#smollm2", settings)
+    cut, whole = GenerationStats(), GenerationStats()
+    list(model.stream([{"role": "user", "content": "Count from one to fifty."}], 4, 0.0, cut))
+    list(model.stream([{"role": "user", "content": "What is 2+2? Answer with the number only."}],
+                      32, 0.0, whole))
+    assert cut.cut_off and not whole.cut_off
 
 
 def test_unreachable_server_is_a_clear_error(tmp_path):

@@ -206,6 +206,12 @@ def test_stamp_says_when_the_answer_came_from_the_retry() -> None:
     assert '<span class="retried"' in html and "second try" in html
 
 
+def test_stamp_says_when_the_answer_was_cut_off_at_the_length_limit() -> None:
+    assert "cut off" not in render.render_answer(record(), 1)
+    html = render.render_answer(record(cut_off=True), 1)
+    assert '<span class="cut-off"' in html and "max_answer_tokens" in html
+
+
 def test_empty_panel_and_latest_answer_first() -> None:
     assert "Sources appear here" in render.render_sources([])
     html = render.render_sources([(1, record(question="first")), (2, record(question="second"))])
@@ -223,6 +229,7 @@ def test_record_from_a_real_answer_result() -> None:
         standalone_query="q", retrieved=[p], timings={"total_ms": 10.0},
     )
     rec = render.record_from_result(result)
+    assert rec["cut_off"] is False
     assert rec["citations"][0]["locator"] == "Section 2"
     assert rec["retrieved"][0]["chunk_id"] == "c1"
     assert rec["sentences"] == [

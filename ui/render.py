@@ -128,6 +128,11 @@ def stamp_html(record: Record) -> str:
         title = ("The first draft declined; this answer is from a second try, told that the "
                  "answer is in the passages.")
         bits.append(f'<span class="retried" title="{esc(title)}">second try</span>')
+    if record.get("cut_off"):
+        title = ("The answer reached the length limit and stops there; ask a narrower question, "
+                 "or raise max_answer_tokens (ASSISTANT_MAX_ANSWER_TOKENS).")
+        bits.append(f'<span class="cut-off" title="{esc(title)}">cut off at the length limit'
+                    "</span>")
     if record.get("stopped"):
         bits.append("stopped")
     return f'<div class="stamp">{" · ".join(bits)}</div>'
@@ -456,6 +461,7 @@ def record_from_result(result: Any) -> dict[str, Any]:
         "retrieved": [passage_record(p) for p in result.retrieved],
         "timings": dict(result.timings),
         "retried": bool(result.retried),
+        "cut_off": bool(result.cut_off),
         "pointed": result.pointed_passages(),
         "stopped": False,
     }

@@ -37,6 +37,8 @@ class AnswerResult:
     retried: bool = False
     # Passages (numbers into `passages`) a declined draft pointed at without answering.
     pointed: list[int] = field(default_factory=list)
+    # The answer shown stopped at the length cap (max_answer_tokens), mid-sentence maybe.
+    cut_off: bool = False
     retrieved: list[Passage] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     prompt_tokens: int = 0
@@ -79,6 +81,7 @@ class AnswerResult:
             "abstain_reason": self.abstain_reason,
             "retried": self.retried,
             "pointed": self.pointed_passages(),
+            "cut_off": self.cut_off,
             "sentences": [asdict(s) for s in self.sentences],
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
@@ -190,12 +193,14 @@ def generate(
         last_draft = retry_raw if retry_reason == abstain.MODEL_DECLINED else ""
         if not retry_reason:
             raw, sentences, reason, retried = retry_raw, retry_sentences, "", True
+            stats.cut_off = retry_stats.cut_off
     ended = time.perf_counter()
     gen_s = ended - (first or ended)
     result = AnswerResult(
         question=question, answer=render(sentences) if sentences else raw, abstained=False,
         model=model.label, passages=built.passages, cited=cited_numbers(sentences),
         sentences=sentences, raw_answer=raw, retrieved=passages, retried=retried,
+        cut_off=stats.cut_off and not reason,
         prompt_tokens=stats.prompt_tokens, completion_tokens=stats.completion_tokens,
         timings={
             "retrieve_ms": round(retrieve_ms, 1),

@@ -190,6 +190,7 @@ def _record(
         "abstain_reason": data["abstain_reason"],
         "raw_answer": result.raw_answer,
         "retried": result.retried,
+        "cut_off": result.cut_off,
         "standalone_query": frozen.standalone,
         "citations": data["citations"],
         "pointed": data["pointed"],

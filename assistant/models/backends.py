@@ -79,6 +79,8 @@ class LlamaCppModel(ChatModel):
         stats.exact_prompt_tokens = True
         self.llm.generate_kwargs.update({"temperature": temperature, "max_tokens": max_tokens})
         for response in self.llm.stream_complete(prompt, formatted=True):
+            choice = (response.raw or {}).get("choices", [{}])[0]
+            stats.cut_off = choice.get("finish_reason") == "length"
             yield response.delta or ""
 
 
@@ -115,6 +117,7 @@ class OllamaModel(ChatModel):
                 raw = response.raw or {}
                 if isinstance(raw, dict):
                     finished = finished or bool(raw.get("done"))
+                    stats.cut_off = raw.get("done_reason") == "length"
                     if raw.get("prompt_eval_count"):
                         stats.prompt_tokens = int(raw["prompt_eval_count"])
                         stats.exact_prompt_tokens = True
@@ -156,6 +159,8 @@ class OpenAICompatModel(ChatModel):
         self.llm.max_tokens = max_tokens
         try:
             for response in self.llm.stream_chat([ChatMessage(**m) for m in messages]):
+                choices = getattr(response.raw, "choices", None) or [None]
+                stats.cut_off = getattr(choices[0], "finish_reason", None) == "length"
                 yield response.delta or ""
         except Exception as e:
             raise translate_remote_error(e, f"the server at {self.spec.base_url}", self.spec) from e

@@ -18,6 +18,8 @@ class GenerationStats:
     completion_tokens: int = 0
     # Filled by backends that know better than a local estimate (Ollama reports real counts).
     exact_prompt_tokens: bool = False
+    # The model stopped at max_tokens, not at its own end: the text was cut off.
+    cut_off: bool = False
 
 
 @dataclass(frozen=True)

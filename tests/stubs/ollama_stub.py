@@ -56,6 +56,11 @@ class OllamaStub:
                 self.send_header("Content-Type", "application/x-ndjson")
                 self.end_headers()
                 words = stub.reply.split(" ")
+                # Like Ollama: at most num_predict tokens (a word each here), then done_reason
+                # "length" instead of "stop".
+                limit = (body.get("options") or {}).get("num_predict") or len(words)
+                reason = "length" if len(words) > limit else "stop"
+                words = words[:limit]
                 for i, word in enumerate(words):
                     if stub.die_after_chunks is not None and i >= stub.die_after_chunks:
                         # The server going away mid-answer: cut the connection without a final line.
@@ -69,7 +74,7 @@ class OllamaStub:
                     self.wfile.flush()
                 final = {"model": body["model"], "created_at": "2024-08-23T00:00:00Z",
                          "message": {"role": "assistant", "content": ""}, "done": True,
-                         "done_reason": "stop", "total_duration": 1, "load_duration": 1,
+                         "done_reason": reason, "total_duration": 1, "load_duration": 1,
                          "prompt_eval_count": 321, "prompt_eval_duration": 1,
                          "eval_count": len(words), "eval_duration": 1}
                 self.wfile.write((json.dumps(final) + "\n").encode())
