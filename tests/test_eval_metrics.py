@@ -177,3 +177,13 @@ def test_answer_in_context_reads_the_retrieved_text() -> None:
     assert score(outside, want, ["b"])["answer_in_context"] is False
     assert score(old, want, ["b"])["answer_in_context"] is None
     assert score({**inside, "answerable": False}, want, [])["answer_in_context"] is None
+
+
+def test_answer_in_context_counts_only_the_passages_the_prompt_kept() -> None:
+    base = {"answerable": True, "abstained": True, "answer": "", "citations": []}
+    left_out = {**base, "retrieved": [
+        {"doc_id": "a", "text": "nothing", "in_prompt": True},
+        {"doc_id": "b", "text": "Governed by California law.", "in_prompt": False}]}
+    assert score(left_out, [["California"]], ["b"])["answer_in_context"] is False
+    kept = {**left_out, "retrieved": [{**p, "in_prompt": True} for p in left_out["retrieved"]]}
+    assert score(kept, [["California"]], ["b"])["answer_in_context"] is True

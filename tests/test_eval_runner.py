@@ -273,6 +273,9 @@ def test_real_run_resumes_and_reports(
             assert RECORD_KEYS <= r.keys()
             assert set(r["stamp"]) == STAMP_KEYS and r["stamp"]["model"] == m
             assert isinstance(r["correct"], bool)
+            # Which retrieved passages entered the prompt: answer in context counts only those.
+            assert all(isinstance(p["in_prompt"], bool) for p in r["retrieved"])
+            assert any(p["in_prompt"] for p in r["retrieved"]) or not r["model_ran"]
     for a, b in zip(results[TEST_MODEL], results[second], strict=True):
         assert a["retrieved"] == b["retrieved"]
     frozen = read_jsonl(out / "retrieval.jsonl")

@@ -67,11 +67,15 @@ def reciprocal_rank(retrieved: Sequence[str], gold: Iterable[str]) -> float:
 def answer_in_context(record: Record, must_include: Sequence[Sequence[str]]) -> bool | None:
     """The gold answer's required strings appear in the passages the model was given: a finer
     ceiling on accuracy than hit@k, which counts the right document even when the retrieved
-    chunk of it is the wrong one. None for records written without passage text."""
-    texts = [p.get("text") for p in record.get("retrieved") or []]
+    chunk of it is the wrong one. A retrieved passage the prompt budget left out does not count
+    (records written before `in_prompt` was kept count them all). None for records written
+    without passage text."""
+    retrieved = record.get("retrieved") or []
+    texts = [p.get("text") for p in retrieved]
     if not texts or any(t is None for t in texts):
         return None
-    return matches("\n".join(texts), must_include)
+    return matches("\n".join(p["text"] for p in retrieved if p.get("in_prompt", True)),
+                   must_include)
 
 
 def model_ran(record: Record) -> bool:

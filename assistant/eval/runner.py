@@ -179,6 +179,7 @@ def _record(
     result.standalone_query = frozen.standalone
     result.stamp = stamp
     data = result.to_json()
+    given = {p.chunk_id for p in result.passages}
     record: dict[str, Any] = {
         "id": q.id,
         "question": q.question,
@@ -194,9 +195,10 @@ def _record(
         "standalone_query": frozen.standalone,
         "citations": data["citations"],
         "pointed": data["pointed"],
-        # With the text, so "answer in context" can be scored (and rescored) from the record.
-        "retrieved": [{**r, "text": p.text} for r, p in zip(data["retrieved"], result.retrieved,
-                                                               strict=True)],
+        # With the text, so "answer in context" can be scored (and rescored) from the record,
+        # and whether the passage entered the prompt: the budget may leave the last ones out.
+        "retrieved": [{**r, "text": p.text, "in_prompt": p.chunk_id in given}
+                      for r, p in zip(data["retrieved"], result.retrieved, strict=True)],
         "timings": data["timings"],
         "prompt_tokens": data["prompt_tokens"],
         "completion_tokens": data["completion_tokens"],
