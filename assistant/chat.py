@@ -5,16 +5,15 @@ CLI, UI, eval and bench all go through this one service.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import time
 import unicodedata
 from collections.abc import Generator
 from dataclasses import dataclass
-from pathlib import Path
 
 from assistant.answer.generate import AnswerOptions, AnswerResult, generate
+from assistant.code_version import source_version
 from assistant.embeddings import get_embedder
 from assistant.errors import BadQuestion
 from assistant.indexing import open_store, store_identity
@@ -25,17 +24,6 @@ from assistant.retrieve.hybrid import HybridRetriever, Retrieval
 from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
-
-_PACKAGE = Path(__file__).resolve().parent
-
-
-def source_version(*patterns: str, root: Path = _PACKAGE) -> str:
-    """A hash of the code behind a pipeline stage, so an eval resumed after that code changed
-    answers again instead of keeping answers the old code gave."""
-    digest = hashlib.sha256()
-    for path in sorted(f for pattern in patterns for f in root.glob(pattern)):
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:12]
 
 
 _REFERRING = re.compile(

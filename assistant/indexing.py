@@ -12,6 +12,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from assistant.code_version import source_version
 from assistant.corpus import Source, load_manifest, sha256_file, verify_source
 from assistant.embeddings import Embedder, get_embedder
 from assistant.errors import CorpusError, IngestError
@@ -110,6 +111,8 @@ def ingest(
     if sources is None:
         sources = load_manifest(settings.corpus_manifest).documents
     records = store.doc_records()
+    # A document is cut again when its file or the code that loads and chunks it changed.
+    ingest_code = source_version("ingest/*.py")
     max_bytes = int(settings.max_file_mb * 1_000_000)
     bar = tqdm(sources, desc="indexing", unit="doc", disable=not progress, file=sys.stderr)
     for i, source in enumerate(bar):
@@ -122,7 +125,7 @@ def ingest(
             verify_source(source)
             sha = source.sha256 or sha256_file(source.path)
             existing = records.get(source.doc_id)
-            if existing and existing.sha256 == sha:
+            if existing and existing.sha256 == sha and existing.ingest == ingest_code:
                 report.unchanged.append(source.doc_id)
                 continue
             blocks = load_blocks(source.path, source.format, max_bytes=max_bytes)
@@ -132,7 +135,9 @@ def ingest(
             )
             texts = [c.embed_text(source.title) for c in chunks]
             vectors = embedder.embed(texts)
-            store.put_document(source.doc_id, sha, source.metadata(), chunks, texts, vectors)
+            store.put_document(
+                source.doc_id, sha, source.metadata(), chunks, texts, vectors, ingest_code
+            )
             (report.updated if existing else report.added).append(source.doc_id)
             report.chunks += len(chunks)
         except (IngestError, CorpusError) as e:

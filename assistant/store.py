@@ -43,6 +43,8 @@ class DocRecord:
     chunks: int
     indexed_at: float
     meta: dict[str, str]
+    # The version of the loading and chunking code that cut the chunks (code_version).
+    ingest: str = ""
 
 
 def _wrap(e: Exception, where: str) -> StoreUnavailable:
@@ -124,6 +126,7 @@ class Store:
                 sha256=str(meta.pop("_sha256", "")),
                 chunks=int(meta.pop("_chunks", 0)),
                 indexed_at=float(meta.pop("_indexed_at", 0.0)),
+                ingest=str(meta.pop("_ingest", "")),
                 meta={k: str(v) for k, v in meta.items()},
             )
         return out
@@ -143,9 +146,14 @@ class Store:
         chunks: list[Chunk],
         embed_texts: list[str],
         vectors: list[list[float]],
+        ingest: str = "",
     ) -> DocRecord:
-        """Write a document's chunks as a new version, then switch to it, then drop the old."""
-        version = sha256[:12]
+        """Write a document's chunks as a new version, then switch to it, then drop the old.
+
+        The version follows the file and the code that cut it (`ingest`), so re-cutting an
+        unchanged file with new loader code also writes fresh chunks instead of overwriting."""
+        version = sha256[:12] if not ingest else hashlib.sha256(
+            f"{sha256}:{ingest}".encode()).hexdigest()[:12]
         old = self.doc_records().get(doc_id)
         ids = [f"{doc_id}@{version}:{i:05d}" for i in range(len(chunks))]
         metadatas = [
@@ -174,6 +182,7 @@ class Store:
             **{k: v for k, v in meta.items() if v},
             "_version": version,
             "_sha256": sha256,
+            "_ingest": ingest,
             "_chunks": len(chunks),
             "_indexed_at": time.time(),
         }

@@ -41,7 +41,7 @@ def test_prepare_gives_the_model_no_earlier_question_for_a_self_contained_one(tm
 
 
 def test_source_version_follows_the_code_it_hashes(tmp_path: Path) -> None:
-    from assistant.chat import source_version
+    from assistant.code_version import source_version
 
     (tmp_path / "answer").mkdir()
     code = tmp_path / "answer" / "check.py"

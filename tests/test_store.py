@@ -57,3 +57,33 @@ def test_vector_search_returns_cosine(tmp_path):
     put(store, "a", "1" * 64, ["one"])
     [(cid, sim)] = store.vector_search([1.0, 0.0, 0.0], 5)
     assert cid.startswith("a@111111111111") and sim == pytest.approx(1.0, abs=1e-5)
+
+
+def test_new_loader_code_recuts_an_unchanged_file(tmp_path, monkeypatch):
+    """A document indexed by older loading/chunking code is cut again on the next ingest, under
+    a new version, even though its file did not change; a second ingest leaves it alone."""
+    from assistant import indexing
+    from assistant.corpus import Source
+    from assistant.settings import Settings
+
+    doc = tmp_path / "notes.txt"
+    doc.write_text("The bridge opened in 1932. It carries six lanes of traffic.\n")
+    settings = Settings(data_dir=tmp_path / "data")
+    sources = [Source(doc_id="notes", title="Notes", path=doc)]
+
+    first = indexing.ingest(settings, sources, progress=False)
+    store = indexing.open_store(settings)
+    before = store.doc_records()["notes"]
+    assert first.added == ["notes"] and before.ingest
+
+    monkeypatch.setattr(indexing, "source_version", lambda *p, **k: "newer-loader")
+    second = indexing.ingest(settings, sources, progress=False)
+    after = store.doc_records()["notes"]
+    assert second.updated == ["notes"]
+    assert after.ingest == "newer-loader" and after.version != before.version
+    assert after.sha256 == before.sha256
+    # Only the new version's chunks remain.
+    assert {c.chunk_id.split(":")[0] for c in store.all_chunks()} == {f"notes@{after.version}"}
+
+    third = indexing.ingest(settings, sources, progress=False)
+    assert third.unchanged == ["notes"]

@@ -23,7 +23,8 @@ from typing import IO, Any
 from tqdm import tqdm
 
 from assistant.answer.generate import AnswerOptions, AnswerResult, generate
-from assistant.chat import ChatService, source_version
+from assistant.chat import ChatService
+from assistant.code_version import source_version
 from assistant.errors import BadQuestion, ConfigError
 from assistant.eval import report
 from assistant.eval.metrics import score, summarize, summarize_by_kind
