@@ -42,6 +42,36 @@ def test_commonaccord_keys_and_placeholders_are_stripped():
     assert data_info and "Preferred form to make modifications" in data_info[0].locator
 
 
+def test_commonaccord_footnotes_say_what_they_annotate():
+    blocks = load_commonaccord((DOCS / "osi-osaid-1.0-rc1.commonaccord.md").read_bytes())
+    notes = {b.text.split(" (")[0]: b for b in blocks if b.locator == "Footnotes"}
+    assert sorted(notes) == ["Footnote 1", "Footnote 2", "Footnote 3", "Footnote 4"]
+    # Anchored in running text: the section and the words the anchor followed.
+    assert notes["Footnote 1"].text == (
+        "Footnote 1 (What is Open Source AI, “… that grant the freedoms”): "
+        "These freedoms are derived from the Free Software Definition.")
+    assert notes["Footnote 2"].text.startswith(
+        "Footnote 2 (Parameters, “… available under OSI-approved terms”): The Open Source AI "
+        "Definition does not take any stance")
+    # Anchored in a heading ("AI system[3]"): the heading.
+    assert notes["Footnote 3"].text.startswith("Footnote 3 (“AI system”): Recommendation of the "
+                                                "Council on Artificial Intelligence")
+    # The anchors themselves leave nothing behind in the text they marked.
+    grant = next(b for b in blocks if b.text.startswith("An Open Source AI is an AI system"))
+    assert grant.text.endswith("grant the freedoms to:")
+
+
+def test_commonaccord_numbers_only_the_lists_its_layout_numbers():
+    blocks = load_commonaccord((DOCS / "osi-osaid-1.0-rc1.commonaccord.md").read_bytes())
+    texts = [b.text for b in blocks]
+    # `ol` lists keep their numbers; paragraphs (`paras`) and `ol-none` items get none.
+    assert "2. Study how the system works and inspect its components." in texts
+    assert any(t.startswith("When we refer to a \"system,\"") for t in texts)
+    assert any(t.startswith("These freedoms apply both") for t in texts)
+    assert any(t.startswith("For example, this might include checkpoints") for t in texts)
+    assert not any(t.startswith(("00.", "0.")) for t in texts)
+
+
 def test_markdown_policy_items_keep_outline_numbers():
     blocks = load_markdown((DOCS / "llama-3.2-acceptable-use-policy.md").read_bytes())
     eu = [b for b in blocks if "European Union" in b.text]

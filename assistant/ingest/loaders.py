@@ -133,39 +133,67 @@ def _locator(heading: str, first_line: str) -> str:
 
 
 _CA_LINE = re.compile(r"^([A-Za-z0-9_.]*?)\.?(Ti|sec)=(.*)$")
+# `Key.=[G/Z/ol/s4]`: how Key's children are laid out ("ol" numbers them; "ol-none", "ol-bullet"
+# and "paras" do not).
+_CA_STYLE = re.compile(r"^([A-Za-z0-9_.]+?)\.=\[G/Z/([A-Za-z-]+)")
+_CA_NOTE = re.compile(r"\{FtNt\.(\d+)\.Xnum\}")
 
 
 def load_commonaccord(data: bytes) -> list[Block]:
     """CommonAccord prose objects: `Key.Ti=` lines are headings, `Key.sec=` lines are paragraphs;
-    `Key.=[G/...]` includes, `{...}` placeholders and `Xnum` footnote anchors are dropped."""
+    `Key.=[G/...]` includes, `{...}` placeholders and `<a>` links are dropped.
+
+    Items are numbered only where the layout numbers them (`ol`). A footnote says what it
+    annotates ("Footnote 1 (What is Open Source AI, “… that grant the freedoms”): These freedoms
+    are derived from the Free Software Definition."): its anchor is gone from the text it marked,
+    and the notes are read alone, side by side in one passage."""
     titles: dict[str, str] = {}
+    styles: dict[str, str] = {}
     entries: list[tuple[str, str, str]] = []
     for line in decode_text(data).split("\n"):
-        m = _CA_LINE.match(line.strip())
-        if not m:
+        line = line.strip()
+        if m := _CA_STYLE.match(line):
+            styles[m.group(1)] = m.group(2)
             continue
-        key, kind, value = m.group(1), m.group(2), _ca_clean(m.group(3))
-        if not value:
-            continue
+        m = _CA_LINE.match(line)
+        if m and m.group(3).strip():
+            entries.append((m.group(1), m.group(2), m.group(3)))
+    for key, kind, value in entries:
         if kind == "Ti":
-            titles[key] = value.rstrip(": ")
-        entries.append((key, kind, value))
+            titles[key] = _ca_clean(value).rstrip(": ")
+    anchored: dict[str, str] = {}  # footnote number -> what its anchor was attached to
+    for key, kind, value in entries:
+        for m in _CA_NOTE.finditer(value):
+            if kind == "Ti":
+                anchored.setdefault(m.group(1), f"“{titles[key]}”")
+                continue
+            parts = key.split(".")
+            section = next((titles[k] for i in range(len(parts), 0, -1)
+                            if titles.get(k := ".".join(parts[:i]))), "")
+            words = _ca_clean(_CA_NOTE.sub("", value[: m.start()])).split()
+            quote = f"“… {' '.join(words[-4:])}”"
+            anchored.setdefault(m.group(1), f"{section}, {quote}" if section else quote)
     blocks: list[Block] = []
     for key, kind, value in entries:
         if kind != "sec":
             continue
+        text = _ca_clean(value)
         parts = key.split(".")
+        note = re.fullmatch(r"FtNt\.(\d+)", key)
+        if note and anchored.get(note.group(1)) and text:
+            text = f"Footnote {note.group(1)} ({anchored[note.group(1)]}): {text}"
+        if not text:
+            continue
         path = [
             titles[".".join(parts[:i])]
             for i in range(1, len(parts) + 1)
-            if ".".join(parts[:i]) in titles
+            if titles.get(".".join(parts[:i]))
         ]
         # A numbered item under a lead-in ("grant the freedoms to:") reads best with its number.
-        label = (
-            f"{parts[-1]}. " if parts[-1].isdigit() and parts[-1] != "0" and len(parts) > 2 else ""
-        )
-        locator = " > ".join(path)
-        blocks.append(Block(locator, label + value, path[-1] if path else ""))
+        parent, last = ".".join(parts[:-1]), parts[-1]
+        numbered = styles.get(parent) == "ol" and key not in titles and not note
+        label = f"{last}. " if numbered and last.isdigit() and not last.startswith("0") else ""
+        blocks.append(Block(" > ".join(path), label + text, path[-1] if path else ""))
     return blocks
 
 
