@@ -80,6 +80,15 @@ def test_markdown_policy_items_keep_outline_numbers():
     assert not any("**" in b.text or "<span" in b.text for b in blocks)
 
 
+def test_markdown_list_after_prose_is_not_numbered_as_the_first_list():
+    blocks = load_markdown((DOCS / "llama-3.1-acceptable-use-policy.md").read_bytes())
+    uses = sorted(b.locator for b in blocks if b.locator.startswith("Prohibited Uses "))
+    assert uses == [f"Prohibited Uses {n}" for n in range(1, 5)]
+    reporting = next(b for b in blocks if "facebook.com/whitehat/info" in b.text)
+    assert reporting.locator == "Prohibited Uses"
+    assert "- Reporting bugs and security concerns: facebook.com/whitehat/info" in reporting.text
+
+
 @pytest.mark.parametrize(
     ("name", "data", "reason"),
     [

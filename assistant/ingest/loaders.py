@@ -92,25 +92,35 @@ def _md_inline(text: str) -> str:
 
 def load_markdown(data: bytes) -> list[Block]:
     """Markdown; headings (and whole-line bold text) give the locator; list items keep their nesting
-    as an outline number so "Prohibited Uses 2" points at the second top-level item."""
+    as an outline number so "Prohibited Uses 2" points at the second top-level item.
+
+    Only the first list under a heading is numbered so: a list that comes after prose which
+    followed it (the policies' "Please report … through one of the following means:") is a
+    different list, its items are bullets and its locator is the heading alone."""
     blocks: list[Block] = []
     heading = ""
     counters: list[int] = []
+    later = False  # a list after prose that followed the heading's first list
     for raw_para in re.split(r"\n\s*\n", decode_text(data)):
         para = raw_para.rstrip()
         if not para.strip():
             continue
         first = para.strip()
         if (m := _MD_HEADING.match(first)) and "\n" not in first:
-            heading, counters = _md_inline(m.group(2)), []
+            heading, counters, later = _md_inline(m.group(2)), [], False
             continue
         if _MD_BOLD_LINE.match(first) and "\n" not in first:
-            heading, counters = _md_inline(first), []
+            heading, counters, later = _md_inline(first), [], False
             continue
+        if counters and not _MD_ITEM.match(para.split("\n")[0]):
+            counters, later = [], True
         lines: list[str] = []
         for line in para.split("\n"):
             if m := _MD_ITEM.match(line):
                 depth = len(m.group(1).replace("\t", "    ")) // 4
+                if later:
+                    lines.append(f"{'  ' * depth}- {_md_inline(m.group(2))}")
+                    continue
                 del counters[depth + 1 :]
                 while len(counters) <= depth:
                     counters.append(0)
