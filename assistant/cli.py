@@ -102,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int)
     p.add_argument("--kinds", nargs="+", choices=["fact", "multihop", "followup", "unanswerable"])
     p.add_argument("--fresh", action="store_true", help="ignore earlier results in --out")
+    p.add_argument("--baseline", type=Path, metavar="DIR",
+                   help="an earlier run's --out: report which answers changed against it and "
+                   "whether the difference is more than noise")
 
     p = sub.add_parser("bench", help="measure speed and memory against baselines")
     _common(p)
@@ -326,7 +329,8 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.eval.runner import run_eval
 
     summary = run_eval(settings, args.questions, args.models or [settings.model], args.out,
-                       limit=args.limit, kinds=args.kinds, fresh=args.fresh)
+                       limit=args.limit, kinds=args.kinds, fresh=args.fresh,
+                       baseline=args.baseline)
     print(summary)
     return 0
 

@@ -134,6 +134,7 @@ def test_summary_overall(records: list[dict[str, Any]]) -> None:
     assert (s["questions"], s["answerable"], s["unanswerable"], s["model_ran"], s["k"]) == (
         6, 4, 2, 5, 3)
     assert s["accuracy"] == 0.5  # 2 of 4 answerable
+    assert s["accuracy_ci95"] == [0.1500, 0.8500]  # Wilson, 2 of 4
     assert s["citation_hit"] == 0.6667  # 2 of the 3 answered answerable
     assert s["citation_precision"] == 0.75  # mean of 1.0 and 0.5
     assert s["hit_at_k"] == 0.75  # 3 of 4

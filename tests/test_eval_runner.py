@@ -170,9 +170,10 @@ def test_reports_escape_model_output(tmp_path: Path) -> None:
     assert "pointed at [3] lic (&lt;s>2)" in md
     table = summary_table(summary).splitlines()
     assert table[0] == "2 questions from q.jsonl"
-    assert table[1].split()[:3] == ["model", "accuracy", "cite"]
+    assert table[1].split()[:5] == ["model", "accuracy", "95%", "CI", "cite"]
     assert "hit@1" in table[1]
-    assert table[3].split()[:2] == ["m:<b>", "100.0%"]
+    # One answerable question right: the interval says how little that shows.
+    assert table[3].split()[:3] == ["m:<b>", "100.0%", "21–100%"]
     # ttft/total/prompt tokens have no model-generated answer with timings: shown as "-".
     assert table[3].split()[-3:] == ["-", "-", "0"]
 
@@ -316,11 +317,35 @@ def test_real_run_resumes_and_reports(
         assert base64.b64encode(png).decode() in page
     md = (out / "report.md").read_text(encoding="utf-8")
     assert "## Summary" in md and "### 3. `unans-tour` (unanswerable)" in md
+    # The same weights from the same passages in a clean context: the same answers, so the
+    # paired comparison finds no question either got right alone.
+    (pair,) = summary["between_models"]
+    assert (pair["a"], pair["b"], pair["questions"]) == (TEST_MODEL, second, 3)
+    assert pair["gained"] == pair["lost"] == [] and pair["verdict"] == "within noise"
+    assert pair["right_before"] == pair["right_after"] == sum(r["correct"] for r in results[second])
+    assert "## Model against model" in md and f"{second} against {TEST_MODEL}: " in table
 
     # Nothing left to do: a third run answers and retrieves nothing.
     calls.reset()
     runner.run_eval(settings, questions, [TEST_MODEL, second], out)
     assert calls.generated == [] and calls.retrieved == []
+
+    # A baseline without results of the model is refused before any work is done.
+    with pytest.raises(ConfigError, match="No results of llamacpp:smollm2-135m in"):
+        runner.run_eval(settings, questions, [TEST_MODEL], tmp_path / "again",
+                        baseline=tmp_path / "nowhere")
+    assert calls.generated == [] and calls.retrieved == []
+    # Against the earlier run, question by question: the same model answers the same.
+    table = runner.run_eval(settings, questions, [TEST_MODEL], tmp_path / "again", baseline=out)
+    assert len(calls.generated) == 3
+    base = json.loads((tmp_path / "again" / "summary.json").read_text())["baseline"]
+    assert base["run"] == str(out)
+    versus = base["models"][TEST_MODEL]
+    assert versus["questions"] == 3 and versus["gained"] == versus["lost"] == []
+    assert versus["right_before"] == sum(r["correct"] for r in results[TEST_MODEL])
+    assert f"{TEST_MODEL} against {out}: " in table and "p = 1.00: within noise" in table
+    again_md = (tmp_path / "again" / "report.md").read_text(encoding="utf-8")
+    assert f"## Against the earlier run {out}" in again_md
 
     # Changed answer-checking code answers again from the same passages; changed retrieval
     # code searches again too. Nothing from the old code is kept.

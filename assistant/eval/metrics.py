@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from assistant.answer.abstain import NO_EVIDENCE, NOT_MENTIONED
+from assistant.eval.compare import wilson
 
 Record = Mapping[str, Any]
 
@@ -20,7 +21,8 @@ QUESTION_METRICS = (
     "answer_in_context", "model_ran",
 )
 SUMMARY_METRICS = (
-    "accuracy", "citation_hit", "citation_precision", "hit_at_k", "mrr", "answer_in_context",
+    "accuracy", "accuracy_ci95", "citation_hit", "citation_precision", "hit_at_k", "mrr",
+    "answer_in_context",
     "abstention_accuracy", "false_abstention_rate",
     "first_token_ms_p50", "first_token_ms_p95", "total_ms_p50", "total_ms_p95",
     "prompt_tokens_p50",
@@ -131,6 +133,11 @@ def _round(value: float | None, digits: int) -> float | None:
     return None if value is None else round(value, digits)
 
 
+def _interval(correct: int, n: int) -> list[float] | None:
+    bounds = wilson(correct, n)
+    return None if bounds is None else [round(bounds[0], 4), round(bounds[1], 4)]
+
+
 def summarize(records: Sequence[Record]) -> dict[str, Any]:
     """Aggregate scored records (each carrying the QUESTION_METRICS values from `score`)."""
     answerable = [r for r in records if r["answerable"]]
@@ -144,6 +151,7 @@ def summarize(records: Sequence[Record]) -> dict[str, Any]:
         "model_ran": len(ran),
         "k": max((len(r.get("retrieved") or []) for r in records), default=0),
         "accuracy": _round(mean(r["correct"] for r in answerable), 4),
+        "accuracy_ci95": _interval(sum(bool(r["correct"]) for r in answerable), len(answerable)),
         "citation_hit": _round(mean(r["citation_hit"] for r in answerable), 4),
         "citation_precision": _round(mean(r["citation_precision"] for r in answerable), 4),
         "hit_at_k": _round(mean(r["retrieval_hit"] for r in answerable), 4),

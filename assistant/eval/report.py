@@ -28,9 +28,14 @@ def num(v: float | None) -> str:
     return "-" if v is None else f"{v:.3f}"
 
 
-def columns(k: int) -> list[tuple[str, str, Callable[[float | None], str]]]:
+def interval(v: Sequence[float] | None) -> str:
+    return "-" if not v else f"{v[0] * 100:.0f}–{v[1] * 100:.0f}%"
+
+
+def columns(k: int) -> list[tuple[str, str, Callable[[Any], str]]]:
     return [
         ("accuracy", "accuracy", pct),
+        ("95% CI", "accuracy_ci95", interval),
         ("cite hit", "citation_hit", pct),
         ("cite prec", "citation_precision", pct),
         (f"hit@{k}", "hit_at_k", pct),
@@ -55,7 +60,7 @@ def _rows(summary: Mapping[str, Any], part: str | None = None) -> tuple[list[str
     for model, data in summary["models"].items():
         metrics = data["overall"] if part is None else data["by_kind"].get(part)
         if metrics is not None:
-            rows.append([model] + [fmt(metrics[key]) for _, key, fmt in cols])
+            rows.append([model] + [fmt(metrics.get(key)) for _, key, fmt in cols])
     return header, rows
 
 
@@ -69,7 +74,66 @@ def summary_table(summary: Mapping[str, Any]) -> str:
         return "  ".join([first, *rest]).rstrip()
 
     caption = f"{summary['questions']} questions from {summary['question_file']}"
-    return "\n".join([caption, line(header), line(["-" * w for w in widths]), *map(line, rows)])
+    table = [caption, line(header), line(["-" * w for w in widths]), *map(line, rows)]
+    return "\n".join(table + [""] + comparison_sentences(summary) if _compared(summary) else table)
+
+
+# ---- comparisons ------------------------------------------------------------------------------
+
+
+def _compared(summary: Mapping[str, Any]) -> bool:
+    return bool(summary.get("between_models") or summary.get("baseline"))
+
+
+def _change(c: Mapping[str, Any]) -> str:
+    return (f"{c['right_before']} → {c['right_after']} right of {c['questions']} "
+            f"(+{len(c['gained'])} −{len(c['lost'])}), p = {c['p_value']:.2f}: {c['verdict']}")
+
+
+def comparison_sentences(summary: Mapping[str, Any]) -> list[str]:
+    """One line per comparison, for the terminal."""
+    lines = [f"{c['b']} against {c['a']}: {_change(c)}" for c in summary.get("between_models", [])]
+    base = summary.get("baseline")
+    if base:
+        lines += [f"{m} against {base['run']}: {_change(c)}" for m, c in base["models"].items()]
+    return lines
+
+
+_PAIR_HEADER = ["right before", "right now", "gained", "lost", "p (sign test)", "verdict"]
+
+
+def _pair_cells(c: Mapping[str, Any]) -> list[str]:
+    return [f"{c['right_before']} of {c['questions']}", f"{c['right_after']} of {c['questions']}",
+            str(len(c["gained"])), str(len(c["lost"])), f"{c['p_value']:.2f}", c["verdict"]]
+
+
+def comparison_tables(summary: Mapping[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
+    """(title, header, rows) of each comparison the run made; "before" is the first model of a
+    pair, or the baseline run."""
+    out = []
+    pairs = summary.get("between_models") or []
+    if pairs:
+        out.append(("Model against model", ["first", "second", *_PAIR_HEADER],
+                    [[c["a"], c["b"], *_pair_cells(c)] for c in pairs]))
+    base = summary.get("baseline")
+    if base:
+        out.append((f"Against the earlier run {base['run']}", ["model", *_PAIR_HEADER],
+                    [[m, *_pair_cells(c)] for m, c in base["models"].items()]))
+    return out
+
+
+def _baseline_changes(summary: Mapping[str, Any]) -> list[tuple[str, str, list[str]]]:
+    base = summary.get("baseline") or {}
+    return [(m, word, c[key]) for m, c in base.get("models", {}).items()
+            for word, key in (("gained", "gained"), ("lost", "lost")) if c[key]]
+
+
+_COMPARE_NOTE = (
+    "Questions are compared one by one: gained are right only in the second (or current) run, "
+    "lost only in the first (an unanswerable question is right when it was declined). The "
+    "p-value is the exact sign test on gained against lost: the chance of a split at least "
+    "this uneven if neither were better. 95% CI is the Wilson interval of the accuracy."
+)
 
 
 # ---- charts -----------------------------------------------------------------------------------
@@ -196,6 +260,12 @@ def render_markdown(
         header, rows = _rows(summary, kind)
         count = next(iter(summary["models"].values()))["by_kind"].get(kind, {}).get("questions")
         lines += ["", f"### {kind} ({count} questions)", "", *_md_table(header, rows)]
+    for title, header, rows in comparison_tables(summary):
+        lines += ["", f"## {_md(title)}", "", *_md_table(header, rows)]
+    for model, word, ids in _baseline_changes(summary):
+        lines += ["", f"{_md(model)} {word}: " + ", ".join(f"`{i}`" for i in ids)]
+    if _compared(summary):
+        lines += ["", _COMPARE_NOTE]
     lines += ["", "## Questions"]
     by_model = {m: {r["id"]: r for r in rs} for m, rs in records.items()}
     for i, q in enumerate(questions, 1):
@@ -286,6 +356,13 @@ def render_html(
     ), "<h2>By kind</h2>"]
     for kind in _kinds(summary):
         out += [f"<h3>{_e(kind)}</h3>", _html_table(*_rows(summary, kind))]
+    for title, header, rows in comparison_tables(summary):
+        out += [f"<h2>{_e(title)}</h2>", _html_table(header, rows)]
+    for model, word, ids in _baseline_changes(summary):
+        links = ", ".join(f"<a href='#{_e(i)}'>{_e(i)}</a>" for i in ids)
+        out.append(f"<p>{_e(model)} {_e(word)}: {links}</p>")
+    if _compared(summary):
+        out.append(f"<p class=small>{_e(_COMPARE_NOTE)}</p>")
     by_model = {m: {r["id"]: r for r in rs} for m, rs in records.items()}
     head = "".join(f"<th>{_e(m)}</th>" for m in models)
     out += ["<h2>Questions</h2>",

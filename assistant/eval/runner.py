@@ -26,7 +26,7 @@ from assistant.answer.generate import AnswerOptions, AnswerResult, generate
 from assistant.chat import ChatService
 from assistant.code_version import source_version
 from assistant.errors import BadQuestion, ConfigError
-from assistant.eval import report
+from assistant.eval import compare, report
 from assistant.eval.metrics import score, summarize, summarize_by_kind
 from assistant.eval.questions import KINDS, Question, load_questions, select
 from assistant.models.base import ChatModel, parse_spec
@@ -219,6 +219,19 @@ def _rescore(record: dict[str, Any], q: Question) -> dict[str, Any]:
     return record
 
 
+def _baseline_files(baseline: Path, labels: list[str]) -> dict[str, Path]:
+    """The earlier run's results file of each model evaluated now that has one there."""
+    found = {m: results_path(baseline, m) for m in labels if results_path(baseline, m).exists()}
+    if not found:
+        there = sorted(p.name for p in baseline.glob("results-*.jsonl"))
+        raise ConfigError(
+            f"No results of {', '.join(labels)} in {baseline}",
+            "pass the --out folder of an earlier `assistant eval` of the same model"
+            + (f" (that folder has {', '.join(there)})" if there else ""),
+        )
+    return found
+
+
 def run_eval(
     settings: Settings,
     questions: Path,
@@ -228,13 +241,20 @@ def run_eval(
     kinds: list[str] | None = None,
     fresh: bool = False,
     on_progress: ProgressFn | None = None,
+    baseline: Path | None = None,
 ) -> str:
-    """Run the question set against every model; write results, summary and reports to `out`."""
+    """Run the question set against every model; write results, summary and reports to `out`.
+
+    `baseline`, an earlier run's `out`, adds a paired comparison of each model against its own
+    answers there."""
     all_questions = load_questions(questions)
     selected = select(all_questions, kinds, limit)
     labels = list(dict.fromkeys(parse_spec(m).text for m in models))
     if not labels:
         raise ConfigError("No model to evaluate", "pass at least one --model SPEC")
+    if baseline is not None:
+        # Checked before any answer is generated: a typo here must not cost a 30-minute run.
+        _baseline_files(baseline, labels)
     out.mkdir(parents=True, exist_ok=True)
     if fresh:
         for path in [out / RETRIEVAL_FILE, *(results_path(out, m) for m in labels)]:
@@ -335,6 +355,16 @@ def run_eval(
             for m in labels
         },
     }
+    if len(labels) > 1:
+        summary["between_models"] = compare.between_models(records)
+    if baseline is not None:
+        by_model = {}
+        for m, path in _baseline_files(baseline, labels).items():
+            ids = {r["id"] for r in records[m]}
+            rows = [_rescore(r, by_id[r["id"]]) for r in _read_jsonl(path)
+                    if r.get("id") in ids]
+            by_model[m] = compare.paired(rows, records[m])
+        summary["baseline"] = {"run": str(baseline), "models": by_model}
     _write_atomic(out / SUMMARY_FILE, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     if on_progress:
         on_progress(1.0, "writing the report")
