@@ -186,6 +186,16 @@ def test_a_yes_or_no_question_answered_no_is_an_answer_and_a_bare_no_is_not() ->
     assert not echoes_question("No, you do not have to pay royalties to Meta [1].", asked)
     assert not echoes_question("Yes, you have to pay royalties to Meta [1].", asked)
     assert echoes_question("No [1].", asked) and echoes_question("Yes.", asked)
+    # A no in words: the question's own words, negated.
+    asked = "Does the AI Act apply to AI systems released under free and open-source licences?"
+    assert not echoes_question(
+        "The AI Act does not apply to AI systems released under free and open-source licences.",
+        asked)
+    assert echoes_question("The AI Act applies to AI systems released under free and open-source "
+                           "licences [1].", asked)
+    # Unless the question was negated already.
+    assert echoes_question("The AI Act does not apply to open-source AI systems.",
+                           "Does the AI Act not apply to open-source AI systems?")
     # Not a yes/no question: "No, X was signed on [1]." still adds nothing.
     assert echoes_question("No, Llama 3.1 was signed on [1].", "When was Llama 3.1 signed?")
     # A preamble before the question proper does not make it a yes/no question.

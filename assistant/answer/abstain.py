@@ -83,9 +83,20 @@ def echoes_question(answer: str, question: str) -> bool:
             return True
         if _POLAR.match(_asked(question)):
             return False
+    if _POLAR.match(_asked(question)) and _negated(answer) and not _negated(question):
+        # "The AI Act does not apply to ..." answers "Does the AI Act apply to ...?" with a no,
+        # in words the question already has ("not" is a stopword to search).
+        return False
     asked = set(tokens(question))
     said = set(tokens(strip_markers(answer))) - _FILLER
     return not (said - asked)
+
+
+_NEGATION = re.compile(r"\b(not|no|never|neither|nor|without)\b|n['’]t\b", re.IGNORECASE)
+
+
+def _negated(text: str) -> bool:
+    return bool(_NEGATION.search(text))
 
 
 def only_names_a_source(answer: str, headers: list[str]) -> bool:
