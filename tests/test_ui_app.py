@@ -266,7 +266,8 @@ def test_evaluate_tab_runs_and_lists_runs(served: tuple[str, Settings], tmp_path
         '"expected_answer": "", "must_include": [], "sources": [], "answerable": false, '
         '"kind": "unanswerable"}\n'
     )
-    out = c.predict([TEST_MODEL], str(questions), 1, [], "ui-test", False, api_name="/run_eval")
+    out = c.predict([TEST_MODEL], str(questions), 1, [], "ui-test", False, "",
+                    api_name="/run_eval")
     status, table, accuracy, latency, report_file, report_view, runs = out
     assert "1 questions" in status or "ui-test" in status
     assert table["value"]["headers"][0] == "model"
@@ -278,6 +279,14 @@ def test_evaluate_tab_runs_and_lists_runs(served: tuple[str, Settings], tmp_path
     assert "ui-test" in [v for _, v in listed["choices"]] or "ui-test" in str(listed)
     reopened = c.predict("ui-test", api_name="/open_eval_run")
     assert reopened[1]["value"]["data"][0][0] == TEST_MODEL
+    # A second run compared with the first, question by question: the same model, the same
+    # passages, a clean context each time, so nothing changed.
+    again = c.predict([TEST_MODEL], str(questions), 1, [], "ui-test-2", False, "ui-test",
+                      api_name="/run_eval")
+    assert f"{TEST_MODEL} against {settings.data_dir / 'runs' / 'ui-test'}: " in again[0]
+    assert "(+0 −0), p = 1.00: within noise" in again[0]
+    assert "within noise" in c.predict("ui-test-2", api_name="/open_eval_run")[0]
+    assert "Against the earlier run" in again[5]
 
 
 def test_binding_beyond_loopback_needs_auth(tmp_path: Path) -> None:

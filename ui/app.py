@@ -250,6 +250,10 @@ def build_app(
                         kinds = gr.CheckboxGroup(KINDS, label="Kinds (none = all)")
                         run_name = gr.Textbox(label="Run name (default: time stamp)")
                         fresh = gr.Checkbox(False, label="Answer again (ignore saved results)")
+                        baseline = gr.Dropdown(
+                            label="Compare with an earlier run (question by question)",
+                            choices=[("(none)", "")], value="", allow_custom_value=True,
+                        )
                 run_btn = gr.Button("Run evaluation", variant="primary")
                 with gr.Row():
                     past_runs = gr.Dropdown(label="Past runs (eval/runs/)", choices=[], scale=4)
@@ -315,9 +319,11 @@ def build_app(
         eval_out = [eval_status, eval_table, accuracy_img, latency_img, report_file, report_view]
         gr.on([demo.load, refresh_runs.click], evals.runs, None, past_runs,
               api_name="list_eval_runs")
+        gr.on([demo.load, refresh_runs.click], evals.baselines, None, baseline,
+              api_name="list_eval_baselines", api_visibility="undocumented")
         past_runs.input(evals.open_run, past_runs, eval_out, api_name="open_eval_run")
         run_btn.click(friendly(evals.run),
-                      [eval_models, questions_path, limit, kinds, run_name, fresh],
+                      [eval_models, questions_path, limit, kinds, run_name, fresh, baseline],
                       [*eval_out, past_runs], api_name="run_eval", concurrency_limit=1,
                       concurrency_id="eval")
 

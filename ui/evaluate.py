@@ -12,6 +12,7 @@ from typing import Any
 
 import gradio as gr
 
+from assistant.eval.report import comparison_sentences
 from assistant.settings import REPO_ROOT, Settings
 from ui import render
 
@@ -36,6 +37,10 @@ class EvalHandlers:
 
     def runs(self) -> Any:
         return gr.Dropdown(choices=self.run_names())
+
+    def baselines(self) -> Any:
+        # An earlier run to compare against is optional: the empty choice clears it.
+        return gr.Dropdown(choices=[("(none)", ""), *self.run_names()])
 
     @staticmethod
     def questions_path(text: str | None) -> Path:
@@ -71,6 +76,9 @@ class EvalHandlers:
         status = note or f"Run {name}"
         if not note and isinstance(summary, dict) and summary.get("questions"):
             status += f": {summary['questions']} questions from {summary.get('question_file', '')}"
+            compared = comparison_sentences(summary)
+            if compared:
+                status += "\n\n" + "\n".join(compared)
         accuracy = self._servable(run / "accuracy.png", run.name)
         latency = self._servable(run / "latency.png", run.name)
         return (
@@ -90,6 +98,7 @@ class EvalHandlers:
         kinds: list[str] | None,
         name: str | None,
         fresh: bool,
+        baseline: str | None = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008
     ) -> tuple[Any, ...]:
         """status, table, charts, report file, report view, past runs."""
@@ -108,5 +117,6 @@ class EvalHandlers:
             self.settings, path, list(models), out, limit=int(limit) if limit else None,
             kinds=list(kinds) if kinds else None, fresh=bool(fresh),
             on_progress=lambda f, msg: progress(f, desc=msg),
+            baseline=self.runs_dir / Path(baseline).name if baseline else None,
         )
         return (*self.open_run(run, note=text), gr.Dropdown(choices=self.run_names(), value=run))
