@@ -153,6 +153,16 @@ def test_supporting_sentence_is_highlighted_and_locator_shown() -> None:
     assert 'class="locator">Article 53(2)<' in html
 
 
+def test_of_two_sentences_as_close_to_the_claim_the_more_focused_is_highlighted() -> None:
+    note = ("Footnote 1 (What is Open Source AI, “… that grant the freedoms”): These freedoms are "
+            "derived from the Free Software Definition.")
+    claim = "The freedoms in the Open Source AI Definition come from the Free Software Definition."
+    assert render.highlight(note, [claim]) == (
+        "Footnote 1 (What is Open Source AI, “… that grant the freedoms”): "
+        "<mark>These freedoms are derived from the Free Software Definition.</mark>"
+    )
+
+
 def test_retrieved_but_not_cited_are_collapsed_and_optional() -> None:
     html = render.render_sources([(1, record())], show_retrieved=True)
     others = [a for t, a in tags(html) if t == "details" and a.get("class") == "others"]

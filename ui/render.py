@@ -187,13 +187,17 @@ def highlight(passage: str, claims: Sequence[str], min_share: float = 0.34) -> s
         want = set(tokens(claim))
         if not want:
             continue
-        best, best_i = 0.0, -1
+        best, best_i = (0.0, 0.0), -1
         for i in range(0, len(pieces), 2):
             shared = len(want & words[i])
-            share = shared / len(want)
-            if shared >= min(2, len(want)) and share > best:
-                best, best_i = share, i
-        if best_i >= 0 and best >= min_share:
+            if shared < min(2, len(want)):
+                continue
+            # Of the pieces holding as much of the claim, the one with the fewest other words:
+            # the note itself rather than its label ("Footnote 1 (… the freedoms):").
+            fit = (shared / len(want), shared / len(words[i]))
+            if fit > best:
+                best, best_i = fit, i
+        if best_i >= 0 and best[0] >= min_share:
             marked.add(best_i)
     out = []
     for i, piece in enumerate(pieces):
