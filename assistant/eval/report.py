@@ -124,8 +124,8 @@ def comparison_tables(summary: Mapping[str, Any]) -> list[tuple[str, list[str], 
 
 def _baseline_changes(summary: Mapping[str, Any]) -> list[tuple[str, str, list[str]]]:
     base = summary.get("baseline") or {}
-    return [(m, word, c[key]) for m, c in base.get("models", {}).items()
-            for word, key in (("gained", "gained"), ("lost", "lost")) if c[key]]
+    return [(m, key, c[key]) for m, c in base.get("models", {}).items()
+            for key in ("gained", "lost") if c[key]]
 
 
 _COMPARE_NOTE = (
