@@ -85,9 +85,14 @@ def _compared(summary: Mapping[str, Any]) -> bool:
     return bool(summary.get("between_models") or summary.get("baseline"))
 
 
+def _p(value: float) -> str:
+    return "< 0.01" if value < 0.005 else f"{value:.2f}"
+
+
 def _change(c: Mapping[str, Any]) -> str:
     return (f"{c['right_before']} → {c['right_after']} right of {c['questions']} "
-            f"(+{len(c['gained'])} −{len(c['lost'])}), p = {c['p_value']:.2f}: {c['verdict']}")
+            f"(+{len(c['gained'])} −{len(c['lost'])}), p {'' if c['p_value'] < 0.005 else '= '}"
+            f"{_p(c['p_value'])}: {c['verdict']}")
 
 
 def comparison_sentences(summary: Mapping[str, Any]) -> list[str]:
@@ -104,7 +109,7 @@ _PAIR_HEADER = ["right before", "right now", "gained", "lost", "p (sign test)", 
 
 def _pair_cells(c: Mapping[str, Any]) -> list[str]:
     return [f"{c['right_before']} of {c['questions']}", f"{c['right_after']} of {c['questions']}",
-            str(len(c["gained"])), str(len(c["lost"])), f"{c['p_value']:.2f}", c["verdict"]]
+            str(len(c["gained"])), str(len(c["lost"])), _p(c["p_value"]), c["verdict"]]
 
 
 def comparison_tables(summary: Mapping[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
