@@ -268,11 +268,13 @@ def test_ingest_report_escapes_names_and_reasons() -> None:
 
 def test_summary_table_shapes() -> None:
     nested = {"questions": 2, "models": {
-        "llamacpp:a": {"stamp": {}, "overall": {"accuracy": 0.51234, "total_ms_p50": 10.0},
+        "llamacpp:a": {"stamp": {}, "overall": {"accuracy": 0.51234,
+                                                "accuracy_ci95": [0.4829, 0.6899],
+                                                "kinds": ["fact"], "total_ms_p50": 10.0},
                        "by_kind": {}}}}
     headers, rows = render.summary_table(nested)
-    assert headers == ["model", "accuracy", "total_ms_p50"]
-    assert rows == [["llamacpp:a", 0.512, 10.0]]
+    assert headers == ["model", "accuracy", "accuracy_ci95", "total_ms_p50"]
+    assert rows == [["llamacpp:a", 0.512, "0.483–0.690", 10.0]]
     headers, rows = render.summary_table([{"model": "m", "accuracy": 1.0}])
     assert headers == ["model", "accuracy"] and rows == [["m", 1.0]]
 

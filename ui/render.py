@@ -389,7 +389,7 @@ def summary_table(summary: Any) -> tuple[list[str], list[list[Any]]]:
     headers: list[str] = []
     for r in rows:
         for k, v in r.items():
-            if k not in headers and not isinstance(v, (list, dict)):
+            if k not in headers and (not isinstance(v, (list, dict)) or _is_interval(v)):
                 headers.append(str(k))
     table = [[_cell(r.get(h)) for h in headers] for r in rows]
     return headers, table
@@ -401,9 +401,17 @@ def _model_row(model: str, data: Mapping[str, Any]) -> dict[str, Any]:
     return {"model": model, **(overall if isinstance(overall, Mapping) else data)}
 
 
+def _is_interval(value: Any) -> bool:
+    """A [low, high] pair, such as accuracy_ci95."""
+    return (isinstance(value, list) and len(value) == 2
+            and all(isinstance(v, (int, float)) for v in value))
+
+
 def _cell(value: Any) -> Any:
     if isinstance(value, float):
         return round(value, 3)
+    if _is_interval(value):
+        return f"{value[0]:.3f}–{value[1]:.3f}"
     return "" if value is None else value
 
 
