@@ -268,13 +268,15 @@ def test_evaluate_tab_runs_and_lists_runs(served: tuple[str, Settings], tmp_path
     )
     out = c.predict([TEST_MODEL], str(questions), 1, [], "ui-test", False, "",
                     api_name="/run_eval")
-    status, table, accuracy, latency, report_file, report_view, runs = out
+    status, table, accuracy, latency, report_file, report_view, runs, baselines = out
     assert "1 questions" in status or "ui-test" in status
     assert table["value"]["headers"][0] == "model"
     assert table["value"]["data"][0][0] == TEST_MODEL
     assert (settings.data_dir / "runs" / "ui-test" / "summary.json").exists()
     assert 'sandbox=""' in report_view
     assert runs["value"] == "ui-test"
+    # The run just finished is offered at once as one to compare the next run with.
+    assert "ui-test" in str(baselines["choices"])
     listed = c.predict(api_name="/list_eval_runs")
     assert "ui-test" in [v for _, v in listed["choices"]] or "ui-test" in str(listed)
     reopened = c.predict("ui-test", api_name="/open_eval_run")

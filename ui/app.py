@@ -324,7 +324,7 @@ def build_app(
         past_runs.input(evals.open_run, past_runs, eval_out, api_name="open_eval_run")
         run_btn.click(friendly(evals.run),
                       [eval_models, questions_path, limit, kinds, run_name, fresh, baseline],
-                      [*eval_out, past_runs], api_name="run_eval", concurrency_limit=1,
+                      [*eval_out, past_runs, baseline], api_name="run_eval", concurrency_limit=1,
                       concurrency_id="eval")
 
     demo.queue(default_concurrency_limit=DEFAULT_CONCURRENCY, max_size=64)

@@ -101,7 +101,7 @@ class EvalHandlers:
         baseline: str | None = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008
     ) -> tuple[Any, ...]:
-        """status, table, charts, report file, report view, past runs."""
+        """status, table, charts, report file, report view, past runs, runs to compare with."""
         from assistant.eval.runner import run_eval
 
         if not models:
@@ -119,4 +119,5 @@ class EvalHandlers:
             on_progress=lambda f, msg: progress(f, desc=msg),
             baseline=self.runs_dir / Path(baseline).name if baseline else None,
         )
-        return (*self.open_run(run, note=text), gr.Dropdown(choices=self.run_names(), value=run))
+        return (*self.open_run(run, note=text), gr.Dropdown(choices=self.run_names(), value=run),
+                self.baselines())
