@@ -90,9 +90,10 @@ def _p(value: float) -> str:
 
 
 def _change(c: Mapping[str, Any]) -> str:
+    p = _p(c["p_value"])
     return (f"{c['right_before']} → {c['right_after']} right of {c['questions']} "
-            f"(+{len(c['gained'])} −{len(c['lost'])}), p {'' if c['p_value'] < 0.005 else '= '}"
-            f"{_p(c['p_value'])}: {c['verdict']}")
+            f"(+{len(c['gained'])} −{len(c['lost'])}), p {p if p[0] == '<' else '= ' + p}: "
+            f"{c['verdict']}")
 
 
 def comparison_sentences(summary: Mapping[str, Any]) -> list[str]:
