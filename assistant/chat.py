@@ -147,7 +147,7 @@ class ChatService:
         opts = AnswerOptions(
             max_tokens=s.max_answer_tokens, temperature=s.temperature,
             prompt_budget=s.prompt_budget_tokens, min_relevance=s.min_relevance,
-            retry_declined=s.retry_declined,
+            retry_declined=s.retry_declined, quote_threshold=s.quote_threshold,
         )
         for k, v in overrides.items():
             if v is not None:
@@ -175,7 +175,7 @@ class ChatService:
         for item in generate(
             model, self.prompts, turn.question, found.passages,
             self.options(temperature=temperature), found.best_similarity,
-            retrieve_ms=retrieve_ms, earlier_question=turn.earlier,
+            retrieve_ms=retrieve_ms, earlier_question=turn.earlier, embedder=self.embedder,
         ):
             if isinstance(item, AnswerResult):
                 item.standalone_query = turn.standalone

@@ -226,9 +226,16 @@ def format_pointed(result: Any) -> str:
     return "\n".join(lines)
 
 
-def cut_off_note(settings: Settings) -> str:
-    return (f"  (cut off at the {settings.max_answer_tokens}-token answer limit: ask a narrower "
-            "question, or raise ASSISTANT_MAX_ANSWER_TOKENS)")
+def answer_notes(result: Any, settings: Settings) -> list[str]:
+    """What the reader should know about how the answer came about."""
+    notes = []
+    if result.quoted:
+        notes.append("  (quoted from the passage: the model did not answer in words; this is the "
+                     "sentence that best matches the question, so check that it answers it)")
+    if result.cut_off:
+        notes.append(f"  (cut off at the {settings.max_answer_tokens}-token answer limit: ask a "
+                     "narrower question, or raise ASSISTANT_MAX_ANSWER_TOKENS)")
+    return notes
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
@@ -249,8 +256,8 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print(file=sys.stderr)
         print(result.answer)
-        if result.cut_off:
-            print(cut_off_note(settings))
+        for note in answer_notes(result, settings):
+            print(note)
         if result.citations():
             print("Sources:\n" + format_sources(result))
         elif result.pointed:
@@ -282,8 +289,8 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
                     print(item, end="", flush=True)
             assert result is not None
             print(f"\r\033[Kassistant> {result.answer}")
-            if result.cut_off:
-                print(cut_off_note(settings))
+            for note in answer_notes(result, settings):
+                print(note)
             if result.standalone_query != result.question:
                 print(f"  (searched: {result.standalone_query})")
             if result.citations():

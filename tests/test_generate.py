@@ -23,10 +23,10 @@ PASSAGES = [
 
 
 def run(model: FakeChatModel, passages=PASSAGES, similarity=0.6,
-        options: AnswerOptions | None = None) -> tuple[str, AnswerResult]:
+        options: AnswerOptions | None = None, embedder=None) -> tuple[str, AnswerResult]:
     pieces, result = [], None
     for item in generate(model, PROMPTS, "Who joined Zuckerberg?", passages,
-                         options or AnswerOptions(), similarity):
+                         options or AnswerOptions(), similarity, embedder=embedder):
         if isinstance(item, AnswerResult):
             result = item
         else:

@@ -216,6 +216,12 @@ def test_stamp_says_when_the_answer_came_from_the_retry() -> None:
     assert '<span class="retried"' in html and "second try" in html
 
 
+def test_stamp_says_when_the_answer_is_a_quoted_passage_sentence() -> None:
+    assert "quoted" not in render.render_answer(record(), 1)
+    html = render.render_answer(record(quoted=True), 1)
+    assert '<span class="quoted"' in html and "quoted from the passage" in html
+
+
 def test_stamp_says_when_the_answer_was_cut_off_at_the_length_limit() -> None:
     assert "cut off" not in render.render_answer(record(), 1)
     html = render.render_answer(record(cut_off=True), 1)
@@ -239,7 +245,7 @@ def test_record_from_a_real_answer_result() -> None:
         standalone_query="q", retrieved=[p], timings={"total_ms": 10.0},
     )
     rec = render.record_from_result(result)
-    assert rec["cut_off"] is False
+    assert rec["cut_off"] is False and rec["quoted"] is False
     assert rec["citations"][0]["locator"] == "Section 2"
     assert rec["retrieved"][0]["chunk_id"] == "c1"
     assert rec["sentences"] == [

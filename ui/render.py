@@ -128,6 +128,10 @@ def stamp_html(record: Record) -> str:
         title = ("The first draft declined; this answer is from a second try, told that the "
                  "answer is in the passages.")
         bits.append(f'<span class="retried" title="{esc(title)}">second try</span>')
+    if record.get("quoted"):
+        title = ("The model did not answer in words; this is the passage sentence that best "
+                 "matches the question, quoted as it stands. Read it to check it answers.")
+        bits.append(f'<span class="quoted" title="{esc(title)}">quoted from the passage</span>')
     if record.get("cut_off"):
         title = ("The answer reached the length limit and stops there; ask a narrower question, "
                  "or raise max_answer_tokens (ASSISTANT_MAX_ANSWER_TOKENS).")
@@ -474,6 +478,7 @@ def record_from_result(result: Any) -> dict[str, Any]:
         "timings": dict(result.timings),
         "retried": bool(result.retried),
         "cut_off": bool(result.cut_off),
+        "quoted": bool(result.quoted),
         "pointed": result.pointed_passages(),
         "stopped": False,
     }

@@ -16,6 +16,8 @@ from assistant.answer.citations import (
     render,
 )
 from assistant.answer.prompt import build_prompt, passage_header
+from assistant.answer.quote import closest_sentence
+from assistant.embeddings import Embedder
 from assistant.models.base import ChatModel, GenerationStats
 from assistant.prompts import PromptLibrary
 from assistant.retrieve.hybrid import Passage
@@ -39,6 +41,8 @@ class AnswerResult:
     pointed: list[int] = field(default_factory=list)
     # The answer shown stopped at the length cap (max_answer_tokens), mid-sentence maybe.
     cut_off: bool = False
+    # The model declined; the answer is the passage sentence that best matches the question.
+    quoted: bool = False
     retrieved: list[Passage] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     prompt_tokens: int = 0
@@ -82,6 +86,7 @@ class AnswerResult:
             "retried": self.retried,
             "pointed": self.pointed_passages(),
             "cut_off": self.cut_off,
+            "quoted": self.quoted,
             "sentences": [asdict(s) for s in self.sentences],
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
@@ -97,6 +102,9 @@ class AnswerOptions:
     min_relevance: float = 0.3
     check_support: bool = True
     retry_declined: bool = True
+    # Quote the best-matching passage sentence when the model declines and the sentence scores
+    # at least this (see answer/quote.py); 0 turns it off.
+    quote_threshold: float = 0.0
 
 
 def abstention(
@@ -133,6 +141,7 @@ def generate(
     retrieve_ms: float = 0.0,
     earlier_question: str = "",
     on_token: Callable[[str], None] | None = None,
+    embedder: Embedder | None = None,
 ) -> Iterator[str | AnswerResult]:
     """Yield answer text pieces as they stream, then the final AnswerResult.
 
@@ -140,7 +149,9 @@ def generate(
     passages, gets one more try with the `retry` prompt, which tells the model the answer is in
     the passages. Small models decline too readily; the retry's answer passes the same support
     check, so an invented answer still ends as an abstention. The retry is not streamed: the
-    final AnswerResult replaces what was shown.
+    final AnswerResult replaces what was shown. When the retry declines too, a passage sentence
+    that matches the question closely enough (options.quote_threshold, with an embedder) is
+    quoted as the answer, marked `quoted`.
     """
     if not passages or abstain.retrieval_says_nothing(best_similarity, options.min_relevance):
         yield abstention(question, model.label, abstain.NO_EVIDENCE, passages, retrieve_ms)
@@ -194,13 +205,20 @@ def generate(
         if not retry_reason:
             raw, sentences, reason, retried = retry_raw, retry_sentences, "", True
             stats.cut_off = retry_stats.cut_off
+    quoted = False
+    if reason == abstain.MODEL_DECLINED and options.quote_threshold > 0 and embedder:
+        quote = closest_sentence(asked, [p.text for p in built.passages],
+                                 embedder.embed_query, embedder.embed)
+        if quote and quote.score >= options.quote_threshold:
+            raw = f"“{quote.text}” [{quote.n}]"
+            sentences, reason, quoted = check(raw), "", True
     ended = time.perf_counter()
     gen_s = ended - (first or ended)
     result = AnswerResult(
         question=question, answer=render(sentences) if sentences else raw, abstained=False,
         model=model.label, passages=built.passages, cited=cited_numbers(sentences),
-        sentences=sentences, raw_answer=raw, retrieved=passages, retried=retried,
-        cut_off=stats.cut_off and not reason,
+        sentences=sentences, raw_answer=raw, retrieved=passages, retried=retried, quoted=quoted,
+        cut_off=stats.cut_off and not reason and not quoted,
         prompt_tokens=stats.prompt_tokens, completion_tokens=stats.completion_tokens,
         timings={
             "retrieve_ms": round(retrieve_ms, 1),

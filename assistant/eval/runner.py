@@ -167,6 +167,7 @@ def _answer(
     for item in generate(
         model, service.prompts, frozen.question, frozen.passages, options,
         frozen.best_similarity, retrieve_ms=frozen.retrieve_ms, earlier_question=frozen.earlier,
+        embedder=service.embedder,
     ):
         if isinstance(item, AnswerResult):
             result = item
@@ -193,6 +194,7 @@ def _record(
         "raw_answer": result.raw_answer,
         "retried": result.retried,
         "cut_off": result.cut_off,
+        "quoted": result.quoted,
         "standalone_query": frozen.standalone,
         "citations": data["citations"],
         "pointed": data["pointed"],
