@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from assistant.errors import ConfigError
-from assistant.eval import runner
+from assistant.eval import answering, runner
 from assistant.eval.metrics import (
     QUESTION_METRICS,
     SUMMARY_METRICS,
@@ -201,7 +201,7 @@ class Counter:
         self.generated: list[str] = []
         self.retrieved: list[str] = []
         self.fresh: list[bool] = []
-        real_generate = runner.generate
+        real_generate = answering.generate
         real_retrieve = runner.ChatService.retrieve
 
         def generate(model: Any, prompts: Any, question: str, *a: Any, **kw: Any) -> Iterator[Any]:
@@ -215,7 +215,7 @@ class Counter:
                 self.retrieved.append(query)
             return real_retrieve(service, query, *a, **kw)
 
-        monkeypatch.setattr(runner, "generate", generate)
+        monkeypatch.setattr(answering, "generate", generate)
         monkeypatch.setattr(runner.ChatService, "retrieve", retrieve)
 
     def reset(self) -> None:
@@ -361,11 +361,16 @@ def test_real_run_resumes_and_reports(
     calls.reset()
     runner.run_eval(settings, questions, [TEST_MODEL], out)
     assert len(calls.retrieved) == 3 and len(calls.generated) == 3
-    # So does a change to the runner itself, which decides how each question is put.
-    monkeypatch.setattr(runner, "source_version", lambda *p, **k: "newer" + real(*p, **k))
+    # So does a change to how the eval puts each question (eval/answering.py), and only that:
+    # the runner's scheduling and reporting code is not hashed.
+    monkeypatch.setattr(runner, "source_version", lambda *p, **k: "newer" + real(*p, **k)
+                        if p == ("eval/answering.py",) else "unhashed")
     calls.reset()
     runner.run_eval(settings, questions, [TEST_MODEL], out)
     assert len(calls.retrieved) == 0 and len(calls.generated) == 3
+    written = read_jsonl(out / "results-llamacpp-smollm2-135m.jsonl")
+    stamps = {r["stamp"]["eval_code"] for r in written}
+    assert stamps == {"newer" + real("eval/answering.py")}
     # --fresh starts over.
     calls.reset()
     runner.run_eval(settings, questions, [TEST_MODEL], out, limit=1, fresh=True)

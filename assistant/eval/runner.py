@@ -13,24 +13,21 @@ import logging
 import os
 import re
 import sys
-import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 from tqdm import tqdm
 
-from assistant.answer.generate import AnswerOptions, AnswerResult, generate
 from assistant.chat import ChatService
 from assistant.code_version import source_version
-from assistant.errors import BadQuestion, ConfigError
-from assistant.eval import compare, report
+from assistant.errors import ConfigError
+from assistant.eval import answering, compare, report
 from assistant.eval.metrics import score, summarize, summarize_by_kind
 from assistant.eval.questions import KINDS, Question, load_questions, select
-from assistant.models.base import ChatModel, parse_spec
-from assistant.retrieve.hybrid import Passage
+from assistant.models.base import parse_spec
 from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -51,27 +48,6 @@ def results_path(out: Path, model: str) -> Path:
 
 def _digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
-
-
-@dataclass
-class FrozenRetrieval:
-    id: str
-    key: str
-    question: str
-    standalone: str
-    earlier: str
-    passages: list[Passage]
-    best_similarity: float
-    retrieve_ms: float
-
-    def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["passages"] = [p.to_dict() for p in self.passages]
-        return data
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> FrozenRetrieval:
-        return cls(**{**data, "passages": [Passage(**p) for p in data["passages"]]})
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -143,76 +119,6 @@ def _retrieval_key(s: Settings, ident: dict[str, str], q: Question) -> str:
     })
 
 
-def _freeze(service: ChatService, q: Question, key: str, source: Path) -> FrozenRetrieval:
-    started = time.perf_counter()
-    try:
-        # No model: an LLM rewrite would make retrieval depend on which model runs first.
-        turn = service.prepare(q.question, q.history)
-    except BadQuestion as e:
-        raise ConfigError(f"{source}: question '{q.id}' is not accepted: {e.message}",
-                          e.hint) from e
-    found = service.search(turn)
-    return FrozenRetrieval(
-        id=q.id, key=key, question=turn.question, standalone=turn.standalone,
-        earlier=turn.earlier, passages=found.passages, best_similarity=found.best_similarity,
-        retrieve_ms=round((time.perf_counter() - started) * 1000, 1),
-    )
-
-
-def _answer(
-    service: ChatService, model: ChatModel, frozen: FrozenRetrieval, options: AnswerOptions
-) -> AnswerResult:
-    result = None
-    model.forget_prompt()  # the same answer whatever question came before
-    for item in generate(
-        model, service.prompts, frozen.question, frozen.passages, options,
-        frozen.best_similarity, retrieve_ms=frozen.retrieve_ms, earlier_question=frozen.earlier,
-        embedder=service.embedder,
-    ):
-        if isinstance(item, AnswerResult):
-            result = item
-    assert result is not None, "generate() ended without an AnswerResult"
-    return result
-
-
-def _record(
-    q: Question, frozen: FrozenRetrieval, result: AnswerResult, stamp: dict[str, str], config: str
-) -> dict[str, Any]:
-    result.standalone_query = frozen.standalone
-    result.stamp = stamp
-    data = result.to_json()
-    given = {p.chunk_id for p in result.passages}
-    record: dict[str, Any] = {
-        "id": q.id,
-        "question": q.question,
-        "kind": q.kind,
-        "answerable": q.answerable,
-        "model": stamp["model"],
-        "answer": data["answer"],
-        "abstained": data["abstained"],
-        "abstain_reason": data["abstain_reason"],
-        "raw_answer": result.raw_answer,
-        "retried": result.retried,
-        "cut_off": result.cut_off,
-        "quoted": result.quoted,
-        "standalone_query": frozen.standalone,
-        "citations": data["citations"],
-        "pointed": data["pointed"],
-        # With the text, so "answer in context" can be scored (and rescored) from the record,
-        # and whether the passage entered the prompt: the budget may leave the last ones out.
-        "retrieved": [{**r, "text": p.text, "in_prompt": p.chunk_id in given}
-                      for r, p in zip(data["retrieved"], result.retrieved, strict=True)],
-        "timings": data["timings"],
-        "prompt_tokens": data["prompt_tokens"],
-        "completion_tokens": data["completion_tokens"],
-        "stamp": stamp,
-        "config": config,
-        "answered_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-    record.update(score(record, q.must_include, q.sources))
-    return record
-
-
 def _rescore(record: dict[str, Any], q: Question) -> dict[str, Any]:
     # Gold answers may have been corrected since the record was written; scoring is cheap and
     # pure, so the file always agrees with the current question file.
@@ -266,8 +172,9 @@ def run_eval(
         on_progress(0.0, "opening the index")
     service = ChatService(settings)
     options = service.options()
-    # The runner's own code decides how each question is answered (a clean context, history).
-    eval_code = source_version("eval/runner.py")
+    # How each question is put to the model (a clean context, history) and recorded; the rest
+    # of the runner only schedules and reports, and changing it re-answers nothing.
+    eval_code = source_version("eval/answering.py")
     stamps = {m: {**service.stamp(m), "eval_code": eval_code} for m in labels}
     ident = stamps[labels[0]]
     keys = {q.id: _retrieval_key(settings, ident, q) for q in selected}
@@ -279,10 +186,10 @@ def run_eval(
         for q in selected for m in labels
     }
 
-    frozen: dict[str, FrozenRetrieval] = {}
+    frozen: dict[str, answering.FrozenRetrieval] = {}
     for row in _read_jsonl(out / RETRIEVAL_FILE):
         try:
-            frozen[row["id"]] = FrozenRetrieval.from_json(row)
+            frozen[row["id"]] = answering.FrozenRetrieval.from_json(row)
         except (KeyError, TypeError):
             # Written by another version of this runner: retrieve that question again.
             log.warning("%s: entry %r not reusable", out / RETRIEVAL_FILE, row.get("id"))
@@ -309,7 +216,7 @@ def run_eval(
             with (out / RETRIEVAL_FILE).open("a", encoding="utf-8") as fh:
                 for q in to_retrieve:
                     progress.start(q.id)
-                    frozen[q.id] = _freeze(service, q, keys[q.id], questions)
+                    frozen[q.id] = answering.freeze(service, q, keys[q.id], questions)
                     _append(fh, frozen[q.id].to_json())
                     progress.step(f"retrieved {q.id}")
             _write_jsonl(out / RETRIEVAL_FILE, (f.to_json() for f in frozen.values()))
@@ -323,8 +230,9 @@ def run_eval(
             with results_path(out, m).open("a", encoding="utf-8") as fh:
                 for q in to_answer[m]:
                     progress.start(q.id)
-                    result = _answer(service, model, frozen[q.id], options)
-                    record = _record(q, frozen[q.id], result, stamps[m], configs[(q.id, m)])
+                    result = answering.answer(service, model, frozen[q.id], options)
+                    record = answering.record(q, frozen[q.id], result, stamps[m],
+                                              configs[(q.id, m)])
                     done[m][q.id] = record
                     _append(fh, record)
                     progress.step(f"{m} {q.id}")

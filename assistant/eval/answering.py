@@ -1,0 +1,109 @@
+"""How the eval puts one question to one model, and what it records: the part of the runner
+whose code decides the answers, so its hash (not the whole runner's) stamps each result."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from assistant.answer.generate import AnswerOptions, AnswerResult, generate
+from assistant.chat import ChatService
+from assistant.errors import BadQuestion, ConfigError
+from assistant.eval.metrics import score
+from assistant.eval.questions import Question
+from assistant.models.base import ChatModel
+from assistant.retrieve.hybrid import Passage
+
+
+@dataclass
+class FrozenRetrieval:
+    id: str
+    key: str
+    question: str
+    standalone: str
+    earlier: str
+    passages: list[Passage]
+    best_similarity: float
+    retrieve_ms: float
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["passages"] = [p.to_dict() for p in self.passages]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FrozenRetrieval:
+        return cls(**{**data, "passages": [Passage(**p) for p in data["passages"]]})
+
+
+def freeze(service: ChatService, q: Question, key: str, source: Path) -> FrozenRetrieval:
+    started = time.perf_counter()
+    try:
+        # No model: an LLM rewrite would make retrieval depend on which model runs first.
+        turn = service.prepare(q.question, q.history)
+    except BadQuestion as e:
+        raise ConfigError(f"{source}: question '{q.id}' is not accepted: {e.message}",
+                          e.hint) from e
+    found = service.search(turn)
+    return FrozenRetrieval(
+        id=q.id, key=key, question=turn.question, standalone=turn.standalone,
+        earlier=turn.earlier, passages=found.passages, best_similarity=found.best_similarity,
+        retrieve_ms=round((time.perf_counter() - started) * 1000, 1),
+    )
+
+
+def answer(
+    service: ChatService, model: ChatModel, frozen: FrozenRetrieval, options: AnswerOptions
+) -> AnswerResult:
+    result = None
+    model.forget_prompt()  # the same answer whatever question came before
+    for item in generate(
+        model, service.prompts, frozen.question, frozen.passages, options,
+        frozen.best_similarity, retrieve_ms=frozen.retrieve_ms, earlier_question=frozen.earlier,
+        embedder=service.embedder,
+    ):
+        if isinstance(item, AnswerResult):
+            result = item
+    assert result is not None, "generate() ended without an AnswerResult"
+    return result
+
+
+def record(
+    q: Question, frozen: FrozenRetrieval, result: AnswerResult, stamp: dict[str, str], config: str
+) -> dict[str, Any]:
+    result.standalone_query = frozen.standalone
+    result.stamp = stamp
+    data = result.to_json()
+    given = {p.chunk_id for p in result.passages}
+    record: dict[str, Any] = {
+        "id": q.id,
+        "question": q.question,
+        "kind": q.kind,
+        "answerable": q.answerable,
+        "model": stamp["model"],
+        "answer": data["answer"],
+        "abstained": data["abstained"],
+        "abstain_reason": data["abstain_reason"],
+        "raw_answer": result.raw_answer,
+        "retried": result.retried,
+        "cut_off": result.cut_off,
+        "quoted": result.quoted,
+        "standalone_query": frozen.standalone,
+        "citations": data["citations"],
+        "pointed": data["pointed"],
+        # With the text, so "answer in context" can be scored (and rescored) from the record,
+        # and whether the passage entered the prompt: the budget may leave the last ones out.
+        "retrieved": [{**r, "text": p.text, "in_prompt": p.chunk_id in given}
+                      for r, p in zip(data["retrieved"], result.retrieved, strict=True)],
+        "timings": data["timings"],
+        "prompt_tokens": data["prompt_tokens"],
+        "completion_tokens": data["completion_tokens"],
+        "stamp": stamp,
+        "config": config,
+        "answered_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    record.update(score(record, q.must_include, q.sources))
+    return record
