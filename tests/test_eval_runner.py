@@ -151,6 +151,7 @@ def test_reports_escape_model_output(tmp_path: Path) -> None:
             "citations": [{"n": 1, "doc_id": ARTICLE, "locator": "<p> 2"}] if q.answerable
             else [], "retrieved": [{"doc_id": ARTICLE}], "timings": {}, "prompt_tokens": 0,
             "pointed": [] if q.answerable else [{"n": 3, "doc_id": "lic", "locator": "<s>2"}],
+            "quoted": q.answerable,
         }
         r.update(score(r, q.must_include, q.sources))
         records.append(r)
@@ -165,9 +166,11 @@ def test_reports_escape_model_output(tmp_path: Path) -> None:
     assert html.escape(evil) in page and html.escape(UNANSWERABLE["question"]) in page
     assert "[1] etcentric-meta-spotify-statement (&lt;p&gt; 2)" in page
     assert "pointed at [3] lic (&lt;s&gt;2)" in page
+    assert page.count("quoted: the model declined") == 1
     md = render_markdown(summary, qs, {"m:<b>": records})
     assert "<script>" not in md and "\\| &amp; more" in md
     assert "pointed at [3] lic (&lt;s>2)" in md
+    assert md.count("(quoted: the model declined)") == 1
     table = summary_table(summary).splitlines()
     assert table[0] == "2 questions from q.jsonl"
     assert table[1].split()[:5] == ["model", "accuracy", "95%", "CI", "cite"]

@@ -283,6 +283,8 @@ def render_markdown(
         for m, recs in by_model.items():
             r = recs[q.id]
             extra = f" (abstained: `{r.get('abstain_reason', '')}`)" if r.get("abstained") else ""
+            if r.get("quoted"):
+                extra += " (quoted: the model declined)"
             if r.get("citations"):
                 extra += f" - cites {_md('; '.join(_cites(r)))}"
             if r.get("pointed"):
@@ -324,6 +326,9 @@ def _answer_cell(r: Mapping[str, Any]) -> str:
     parts = [f"{mark} {_e(r['answer'])}"]
     if r.get("abstained"):
         parts.append(f"<div class=small>abstained: {_e(r.get('abstain_reason', ''))}</div>")
+    if r.get("quoted"):
+        parts.append("<div class=small>quoted: the model declined; the passage sentence that best "
+                     "matches the question</div>")
     pointed = _cites(r, "pointed")
     if pointed:
         parts.append("<div class=cites>pointed at " + "<br>".join(_e(c) for c in pointed)
