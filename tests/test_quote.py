@@ -9,7 +9,7 @@ import pytest
 from assistant.answer.generate import AnswerOptions
 from assistant.answer.quote import Quote, candidate_sentences, closest_sentence, score
 from tests.fakes import FakeChatModel, FakeEmbedder
-from tests.test_generate import PASSAGES, run
+from tests.test_generate import PASSAGES, passage, run
 
 
 def test_sentences_that_cannot_stand_alone_are_not_candidates() -> None:
@@ -61,6 +61,16 @@ def test_a_double_decline_quotes_a_sentence_that_scores_high_enough() -> None:
                         options=AnswerOptions(quote_threshold=threshold), embedder=embedder)
         assert result.abstained and not result.quoted
         assert result.abstain_reason == "passages_do_not_answer"
+
+
+def test_brackets_in_a_quoted_sentence_are_not_citation_markers() -> None:
+    embedder = FakeEmbedder({"joined": [1.0, 0.0, 0.0]})
+    passages = [PASSAGES[1], passage(2, "Daniel Ek joined Zuckerberg, see note [1] there.")]
+    declines = ("The documents do not say.", "The documents do not say.")
+    _, result = run(FakeChatModel.scripted(*declines), passages=passages,
+                    options=AnswerOptions(quote_threshold=1.1), embedder=embedder)
+    assert result.quoted and result.cited == [2]
+    assert result.answer == "“Daniel Ek joined Zuckerberg, see note (1) there.” [2]"
 
 
 def test_an_unsupported_answer_is_never_replaced_by_a_quote() -> None:

@@ -210,7 +210,9 @@ def generate(
         quote = closest_sentence(asked, [p.text for p in built.passages],
                                  embedder.embed_query, embedder.embed)
         if quote and quote.score >= options.quote_threshold:
-            raw = f"“{quote.text}” [{quote.n}]"
+            # Brackets in the passage ("Article 5 [3]") must not read as citation markers.
+            text = quote.text.replace("[", "(").replace("]", ")")
+            raw = f"“{text}” [{quote.n}]"
             sentences, reason, quoted = check(raw), "", True
     ended = time.perf_counter()
     gen_s = ended - (first or ended)
