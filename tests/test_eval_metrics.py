@@ -36,6 +36,7 @@ def record(
     ttft: float = 0.0,
     total: float = 0.0,
     prompt_tokens: int = 0,
+    quoted: bool = False,
 ) -> dict[str, Any]:
     r: dict[str, Any] = {
         "id": f"{kind}-{answer[:8]}",
@@ -48,6 +49,7 @@ def record(
         "retrieved": [{"doc_id": d, "chunk_id": f"{d}#{i}"} for i, d in enumerate(retrieved or [])],
         "timings": {"first_token_ms": ttft, "total_ms": total},
         "prompt_tokens": prompt_tokens,
+        "quoted": quoted,
     }
     r.update(score(r, must or [], gold or []))
     return r
@@ -60,10 +62,10 @@ def records() -> list[dict[str, Any]]:
         record("fact", "Daniel Ek [1].", must=[["Daniel Ek", "Spotify"]], gold=[ARTICLE],
                cited=[ARTICLE], retrieved=[ARTICLE, ACT, ARTICLE],
                ttft=100, total=1000, prompt_tokens=500),
-        # wrong, cites one gold doc of two, gold ranked third
+        # wrong, cites one gold doc of two, gold ranked third; a quoted passage sentence
         record("fact", "The Guardian [1][2].", must=[["Economist"]], gold=[ARTICLE],
                cited=[ACT, ARTICLE, ACT], retrieved=[ACT, OSI, ARTICLE],
-               ttft=200, total=2000, prompt_tokens=700),
+               ttft=200, total=2000, prompt_tokens=700, quoted=True),
         # right but cites nothing
         record("fact", "In THE ECONOMIST.", must=[["Economist"]], gold=[ARTICLE],
                retrieved=[ARTICLE], ttft=500, total=5000, prompt_tokens=1300),
@@ -145,6 +147,7 @@ def test_summary_overall(records: list[dict[str, Any]]) -> None:
     assert (s["first_token_ms_p50"], s["first_token_ms_p95"]) == (300.0, 480.0)
     assert (s["total_ms_p50"], s["total_ms_p95"]) == (3000.0, 4800.0)
     assert s["prompt_tokens_p50"] == 900.0
+    assert (s["quoted"], s["quoted_correct"]) == (1, 0)  # the one quote was wrong
 
 
 def test_summary_by_kind_uses_none_without_denominator(records: list[dict[str, Any]]) -> None:
@@ -165,6 +168,7 @@ def test_empty_summary_is_all_none() -> None:
     s = summarize([])
     assert s["questions"] == 0 and s["k"] == 0
     assert all(s[k] is None for k in SUMMARY_METRICS)
+    assert (s["quoted"], s["quoted_correct"]) == (0, 0)
 
 
 def test_answer_in_context_reads_the_retrieved_text() -> None:

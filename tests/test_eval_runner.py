@@ -177,8 +177,10 @@ def test_reports_escape_model_output(tmp_path: Path) -> None:
     assert "hit@1" in table[1]
     # One answerable question right: the interval says how little that shows.
     assert table[3].split()[:3] == ["m:<b>", "100.0%", "21–100%"]
-    # ttft/total/prompt tokens have no model-generated answer with timings: shown as "-".
-    assert table[3].split()[-3:] == ["-", "-", "0"]
+    # ttft/total/prompt tokens have no model-generated answer with timings: shown as "-"; then
+    # the quoted answers and how many of them were right.
+    assert table[1].split()[-3:] == ["quoted", "quoted", "right"]
+    assert table[3].split()[-5:] == ["-", "-", "0", "1", "1"]
 
 
 # ---- end to end with the real model -----------------------------------------------------------

@@ -164,6 +164,10 @@ def summarize(records: Sequence[Record]) -> dict[str, Any]:
         "total_ms_p50": _round(percentile((t.get("total_ms") for t in timings), 50), 1),
         "total_ms_p95": _round(percentile((t.get("total_ms") for t in timings), 95), 1),
         "prompt_tokens_p50": _round(percentile((r.get("prompt_tokens") for r in ran), 50), 1),
+        # Answers that are a quoted passage sentence (the model declined twice), and how many of
+        # those were right: the quote's precision, beside the model's own.
+        "quoted": sum(bool(r.get("quoted")) for r in records),
+        "quoted_correct": sum(bool(r.get("quoted")) and bool(r["correct"]) for r in records),
     }
 
 
