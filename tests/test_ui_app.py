@@ -307,3 +307,31 @@ def test_binding_beyond_loopback_needs_auth(tmp_path: Path) -> None:
     assert all(is_loopback(h) for h in ("127.0.0.1", "localhost", "::1", "[::1]", "127.0.0.2"))
     assert not any(is_loopback(h) for h in ("0.0.0.0", "::", "10.0.0.1", "example.org"))
     assert os.environ.get("GRADIO_ANALYTICS_ENABLED") == "False"
+
+
+def test_committed_reports_are_listed_and_open_beside_local_runs(tmp_path: Path) -> None:
+    import shutil
+
+    import gradio as gr
+
+    from ui.evaluate import EvalHandlers
+
+    # A fresh clone has no raw runs, only the committed reports: those are offered too.
+    committed = Path(__file__).resolve().parents[1] / "eval" / "reports" / "2026-11-27a"
+    reports = tmp_path / "reports"
+    shutil.copytree(committed, reports / "2026-11-27a")
+    (reports / "2026-11-26l").mkdir()  # no summary.json: not a report
+    runs = tmp_path / "runs"
+    shutil.copytree(committed, runs / "mine")
+    evals = EvalHandlers(Settings(data_dir=tmp_path / "data"), runs, reports)
+    assert evals.run_choices() == [
+        ("mine", "mine"), ("2026-11-27a (committed report)", "report:2026-11-27a")]
+    # Only local runs can be a baseline: a report has no per-question answers to compare.
+    assert "report:" not in str(evals.baselines().choices)
+    status, table, accuracy, *_ = evals.open_run("report:2026-11-27a")
+    assert "Committed report 2026-11-27a: 96 questions" in status
+    assert [row[0] for row in table.value["data"]] == [
+        "llamacpp:qwen2.5-coder-0.5b", "llamacpp:smollm2-135m", "llamacpp:qwen2.5-coder-1.5b"]
+    assert accuracy.visible and accuracy.value["orig_name"] == "accuracy.png"
+    # A name cannot climb out of the reports folder: "../runs/mine" is looked up as reports/mine.
+    assert evals.open_run("report:../runs/mine") == (gr.skip(),) * 6

@@ -256,7 +256,9 @@ def build_app(
                         )
                 run_btn = gr.Button("Run evaluation", variant="primary")
                 with gr.Row():
-                    past_runs = gr.Dropdown(label="Past runs (eval/runs/)", choices=[], scale=4)
+                    past_runs = gr.Dropdown(
+                        label="Past runs (eval/runs/) and committed reports (eval/reports/)",
+                        choices=[], scale=4)
                     refresh_runs = gr.Button("↻", scale=0, min_width=40)
                 eval_status = gr.HTML("")
                 eval_table = gr.Dataframe(interactive=False, label="Summary", wrap=True,

@@ -18,12 +18,15 @@ from ui import render
 
 KINDS = ["fact", "multihop", "followup", "unanswerable"]
 DEFAULT_QUESTIONS = "eval/questions.jsonl"
+# A committed report (eval/reports/<name>) in the past-runs list, beside the local raw runs.
+REPORT = "report:"
 
 
 class EvalHandlers:
-    def __init__(self, settings: Settings, runs_dir: Path) -> None:
+    def __init__(self, settings: Settings, runs_dir: Path, reports_dir: Path | None = None) -> None:
         self.settings = settings
         self.runs_dir = runs_dir
+        self.reports_dir = reports_dir or REPO_ROOT / "eval" / "reports"
         # Gradio serves only files under the working directory or the temp dir, and the app may
         # run from anywhere: images and reports are copied here before they are shown.
         self.serve_dir = Path(tempfile.mkdtemp(prefix="assistant-eval-"))
@@ -35,8 +38,18 @@ class EvalHandlers:
         runs.sort(key=lambda p: (p / "summary.json").stat().st_mtime, reverse=True)
         return [p.name for p in runs]
 
+    def run_choices(self) -> list[tuple[str, str]]:
+        """Local runs (newest first), then the committed reports (newest name first): a fresh
+        clone has no raw runs, but it has the reports the README's numbers come from."""
+        reports = []
+        if self.reports_dir.is_dir():
+            reports = sorted((p.name for p in self.reports_dir.iterdir()
+                              if (p / "summary.json").exists()), reverse=True)
+        return [*((n, n) for n in self.run_names()),
+                *((f"{n} (committed report)", REPORT + n) for n in reports)]
+
     def runs(self) -> Any:
-        return gr.Dropdown(choices=self.run_names())
+        return gr.Dropdown(choices=self.run_choices())
 
     def baselines(self) -> Any:
         # An earlier run to compare against is optional: the empty choice clears it.
@@ -63,7 +76,11 @@ class EvalHandlers:
             return ("", gr.Dataframe(value=None, visible=False), gr.Image(None, visible=False),
                     gr.Image(None, visible=False), gr.DownloadButton(value=None, visible=False),
                     "")
-        run = self.runs_dir / Path(name).name
+        if name.startswith(REPORT):
+            run = self.reports_dir / Path(name.removeprefix(REPORT)).name
+        else:
+            run = self.runs_dir / Path(name).name
+        serve_as = ("report-" if name.startswith(REPORT) else "") + run.name  # apart from a run
         try:
             summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as e:
@@ -71,16 +88,17 @@ class EvalHandlers:
             return (gr.skip(),) * 6
         headers, rows = render.summary_table(summary)
         report = run / "report.html"
-        report_file = self._servable(report, run.name)
+        report_file = self._servable(report, serve_as)
         view = render.report_iframe(report.read_text(encoding="utf-8")) if report.exists() else ""
-        status = note or f"Run {name}"
+        is_report = name.startswith(REPORT)
+        status = note or (f"Committed report {run.name}" if is_report else f"Run {name}")
         if not note and isinstance(summary, dict) and summary.get("questions"):
             status += f": {summary['questions']} questions from {summary.get('question_file', '')}"
             compared = comparison_sentences(summary)
             if compared:
                 status += "\n\n" + "\n".join(compared)
-        accuracy = self._servable(run / "accuracy.png", run.name)
-        latency = self._servable(run / "latency.png", run.name)
+        accuracy = self._servable(run / "accuracy.png", serve_as)
+        latency = self._servable(run / "latency.png", serve_as)
         return (
             f"<pre class='eval-status'>{render.esc(status)}</pre>",
             gr.Dataframe(value=rows, headers=headers, visible=bool(headers)),
@@ -119,5 +137,5 @@ class EvalHandlers:
             on_progress=lambda f, msg: progress(f, desc=msg),
             baseline=self.runs_dir / Path(baseline).name if baseline else None,
         )
-        return (*self.open_run(run, note=text), gr.Dropdown(choices=self.run_names(), value=run),
+        return (*self.open_run(run, note=text), gr.Dropdown(choices=self.run_choices(), value=run),
                 self.baselines())
