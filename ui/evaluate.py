@@ -76,11 +76,12 @@ class EvalHandlers:
             return ("", gr.Dataframe(value=None, visible=False), gr.Image(None, visible=False),
                     gr.Image(None, visible=False), gr.DownloadButton(value=None, visible=False),
                     "")
-        if name.startswith(REPORT):
+        is_report = name.startswith(REPORT)
+        if is_report:
             run = self.reports_dir / Path(name.removeprefix(REPORT)).name
         else:
             run = self.runs_dir / Path(name).name
-        serve_as = ("report-" if name.startswith(REPORT) else "") + run.name  # apart from a run
+        serve_as = ("report-" if is_report else "") + run.name  # apart from a run of that name
         try:
             summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as e:
@@ -90,7 +91,6 @@ class EvalHandlers:
         report = run / "report.html"
         report_file = self._servable(report, serve_as)
         view = render.report_iframe(report.read_text(encoding="utf-8")) if report.exists() else ""
-        is_report = name.startswith(REPORT)
         status = note or (f"Committed report {run.name}" if is_report else f"Run {name}")
         if not note and isinstance(summary, dict) and summary.get("questions"):
             status += f": {summary['questions']} questions from {summary.get('question_file', '')}"
