@@ -32,10 +32,6 @@ def interval(v: Sequence[float] | None) -> str:
     return "-" if not v else f"{v[0] * 100:.0f}–{v[1] * 100:.0f}%"
 
 
-def count(v: int | None) -> str:
-    return "-" if v is None else str(v)
-
-
 def columns(k: int) -> list[tuple[str, str, Callable[[Any], str]]]:
     return [
         ("accuracy", "accuracy", pct),
@@ -50,8 +46,8 @@ def columns(k: int) -> list[tuple[str, str, Callable[[Any], str]]]:
         ("ttft p50 ms", "first_token_ms_p50", ms),
         ("total p50 ms", "total_ms_p50", ms),
         ("prompt tok p50", "prompt_tokens_p50", ms),
-        ("quoted", "quoted", count),
-        ("quoted right", "quoted_correct", count),
+        ("quoted", "quoted", ms),
+        ("quoted right", "quoted_correct", ms),
     ]
 
 
