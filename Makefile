@@ -7,11 +7,9 @@ PY     := $(VENV)/bin/python
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-export HF_HUB_OFFLINE := 1
-export TRANSFORMERS_OFFLINE := 1
-export ANONYMIZED_TELEMETRY := False
-export GRADIO_ANALYTICS_ENABLED := False
-export TOKENIZERS_PARALLELISM := false
+# The offline environment (HF_HUB_OFFLINE, telemetry off, ...) is set in one place,
+# assistant/offline.py, by every entry point these targets run: the CLI, the UI and the tests.
+
 # llama-cpp-python compiles from source: use both cores.
 export CMAKE_BUILD_PARALLEL_LEVEL := 2
 

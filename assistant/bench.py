@@ -25,8 +25,8 @@ from assistant.answer.prompt import build_prompt
 from assistant.chat import ChatService
 from assistant.corpus import load_manifest
 from assistant.eval.questions import Question, load_questions
-from assistant.indexing import ingest
 from assistant.ingest.loaders import load_blocks
+from assistant.ingest.pipeline import ingest
 from assistant.models.backends import LlamaCppModel
 from assistant.settings import Settings
 
@@ -175,9 +175,9 @@ def bench_naive(service: ChatService, questions: list[Question]) -> dict[str, An
 def bench_scale(settings: Settings, target_chunks: int, data_dir: Path) -> dict[str, Any]:
     """A generated corpus of `target_chunks` short chunks built from the shipped text."""
     from assistant.embeddings import get_embedder
-    from assistant.indexing import open_store
     from assistant.ingest.chunking import Chunk
     from assistant.retrieve.hybrid import HybridRetriever
+    from assistant.store import open_store
 
     s = settings.model_copy(update={"data_dir": data_dir, "collection": "scale"})
     embedder = get_embedder(s.embedder)

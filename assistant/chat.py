@@ -16,12 +16,12 @@ from assistant.answer.generate import AnswerOptions, AnswerResult, generate
 from assistant.code_version import source_version
 from assistant.embeddings import get_embedder
 from assistant.errors import BadQuestion
-from assistant.indexing import open_store, store_identity
 from assistant.models.base import ChatModel, Message
 from assistant.models.registry import get_model
 from assistant.prompts import PromptLibrary
 from assistant.retrieve.hybrid import HybridRetriever, Retrieval
 from assistant.settings import Settings
+from assistant.store import open_store, store_identity
 
 log = logging.getLogger(__name__)
 

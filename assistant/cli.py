@@ -10,14 +10,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from assistant.offline import apply_offline_env
+
 # Offline by default: nothing may reach a model hub or phone home.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+apply_offline_env()
 
 from assistant.errors import AssistantError, BadQuestion  # noqa: E402
+from assistant.eval.questions import KINDS  # noqa: E402
 from assistant.settings import Settings, load_settings  # noqa: E402
 
 log = logging.getLogger("assistant")
@@ -100,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", action="append", dest="models", help="repeat for several models")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--limit", type=int)
-    p.add_argument("--kinds", nargs="+", choices=["fact", "multihop", "followup", "unanswerable"])
+    p.add_argument("--kinds", nargs="+", choices=KINDS)
     p.add_argument("--fresh", action="store_true", help="ignore earlier results in --out")
     p.add_argument("--baseline", type=Path, metavar="DIR",
                    help="an earlier run's --out: report which answers changed against it and "
@@ -129,7 +128,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
-    from assistant.indexing import ingest, open_store, sources_from_paths
+    from assistant.ingest.pipeline import ingest, sources_from_paths
+    from assistant.store import open_store
 
     if args.list or args.remove:
         store = open_store(settings)
@@ -161,23 +161,18 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         print(report.summary())
         rebuild = False
     if web:
-        from assistant.web_ingest import ingest_linked, ingest_urls
+        from assistant.ingest.web import CrawlOptions, ingest_linked, ingest_urls
 
         reports = []
-        depth = args.depth or 1
+        crawl = CrawlOptions(
+            follow_links=args.follow_links, depth=args.depth or 1, same_site=args.same_site,
+            max_pages=args.max_pages, offline=args.offline, delay_s=args.delay,
+        )
         if args.urls:
-            reports.append(ingest_urls(
-                settings, args.urls, follow_links=args.follow_links, depth=depth,
-                same_site=args.same_site, max_pages=args.max_pages, offline=args.offline,
-                delay_s=args.delay, rebuild=rebuild,
-            ))
+            reports.append(ingest_urls(settings, args.urls, crawl, rebuild=rebuild))
             rebuild = False
         if args.fetch_linked:
-            reports.append(ingest_linked(
-                settings, follow_links=args.follow_links, depth=depth, same_site=args.same_site,
-                max_pages=args.max_pages, offline=args.offline, delay_s=args.delay,
-                rebuild=rebuild,
-            ))
+            reports.append(ingest_linked(settings, crawl, rebuild=rebuild))
         for web_report in reports:
             for url, doc_id in web_report.duplicates:
                 print(f"duplicate {url}: stored once as {doc_id}", file=sys.stderr)

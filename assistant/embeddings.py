@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,11 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from assistant.errors import ConfigError, ModelNotInstalled
+from assistant.offline import apply_offline_env
 
 log = logging.getLogger(__name__)
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# The embedder loads from a local folder; with the hub offline, a missing file is an error here
+# instead of a download attempt. Set at import: a library caller may not go through the CLI.
+apply_offline_env()
 
 
 @dataclass
@@ -55,6 +56,11 @@ class Embedder:
             max_length=self.max_tokens,
             normalize=True,
         )
+
+    def as_llama_index(self) -> Any:
+        """The llama-index embedding model behind this embedder, for code that drives
+        llama-index itself (the bench's plain-RAG baseline)."""
+        return self._model
 
     _lock = threading.Lock()
 

@@ -47,5 +47,13 @@ class IngestError(AssistantError):
     exit_code = 6
 
 
+class FetchError(IngestError):
+    """A URL that could not be fetched; `connection` marks network-level failures (offline)."""
+
+    def __init__(self, message: str, hint: str = "", connection: bool = False) -> None:
+        super().__init__(message, hint)
+        self.connection = connection
+
+
 class CorpusError(AssistantError):
     exit_code = 6

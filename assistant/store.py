@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
+from assistant.embeddings import Embedder, get_embedder
 from assistant.errors import StoreMismatch, StoreUnavailable
 from assistant.ingest.chunking import Chunk
+from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -268,3 +270,24 @@ class Store:
             raise
         except Exception as e:
             raise _wrap(e, self.where) from e
+
+
+def store_identity(settings: Settings, embedder: Embedder) -> dict[str, str]:
+    return {
+        "embedder": embedder.identity,
+        "chunking": f"sentences/{settings.chunk_tokens}t/overlap{settings.chunk_overlap_tokens}t",
+    }
+
+
+def open_store(settings: Settings, embedder: Embedder | None = None, check: bool = True) -> Store:
+    embedder = embedder or get_embedder(settings.embedder)
+    settings.store_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(
+        settings.collection,
+        store_identity(settings, embedder),
+        path=str(settings.store_dir),
+        url=settings.resolved_chroma_url(),
+    )
+    if check:
+        store.check_identity()
+    return store

@@ -7,19 +7,17 @@ from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+from assistant.offline import apply_offline_env
 
-TEST_MODEL = "llamacpp:smollm2-135m"
+apply_offline_env()
+
+from tests.helpers import TEST_MODEL  # noqa: E402,F401 - some test files import it from here
 
 
 @pytest.fixture(scope="session")
 def corpus_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data directory holding the whole shipped corpus, indexed for real."""
-    from assistant.indexing import ingest
+    from assistant.ingest.pipeline import ingest
     from assistant.settings import load_settings
 
     data_dir = tmp_path_factory.mktemp("corpus-data")

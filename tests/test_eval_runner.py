@@ -189,7 +189,7 @@ def test_reports_escape_model_output(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def small_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from assistant.corpus import load_manifest
-    from assistant.indexing import ingest
+    from assistant.ingest.pipeline import ingest
     from assistant.settings import load_settings
 
     data_dir = tmp_path_factory.mktemp("eval-data")

@@ -3,128 +3,18 @@ the Fetcher against a real HTTP server on 127.0.0.1."""
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
-from assistant.ingest.fetch import (
-    Fetcher,
-    FetchError,
-    WebCache,
-    body_links,
-    clean_url,
-    extract_article,
-    jaccard,
-    normalise_url,
-    shingles,
-    site_of,
-)
-
-SITE = Path(__file__).parent / "data" / "site"
-
-
-# -- a local test server ----------------------------------------------------------------------
-
-
-@dataclass
-class Server:
-    base: str
-    requests: list[tuple[float, str]]
-    stop: Callable[[], None]
-
-    def paths(self) -> list[str]:
-        return [p for _, p in self.requests]
-
-
-class _Handler(SimpleHTTPRequestHandler):
-    server_log: list[tuple[float, str]]
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
-        pass
-
-    def do_GET(self) -> None:  # noqa: N802 - stdlib name
-        self.server_log.append((time.monotonic(), self.path))
-        if self.path == "/slow":
-            time.sleep(1.5)
-            return self._send(b"<html><body><p>late</p></body></html>")
-        if self.path == "/big-streamed":
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.end_headers()
-            try:
-                for _ in range(40):
-                    self.wfile.write(b"x" * 65536)
-            except (BrokenPipeError, ConnectionResetError):
-                pass
-            return None
-        if self.path == "/big-declared":
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(50_000_000))
-            self.end_headers()
-            return None
-        if self.path in ("/moved", "/to-private"):
-            target = {"/moved": "/linked/open-weights-charter.html?utm_source=redirect",
-                      "/to-private": "/private/draft-response.html"}[self.path]
-            self.send_response(301)
-            self.send_header("Location", target)
-            self.end_headers()
-            return None
-        if self.path == "/to-ftp":
-            self.send_response(302)
-            self.send_header("Location", "ftp://127.0.0.1/file.txt")
-            self.end_headers()
-            return None
-        return super().do_GET()
-
-    def _send(self, body: bytes) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        try:
-            self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up (the timeout test)
-
-
-@contextmanager
-def serve(root: Path) -> Iterator[Server]:
-    """Serve `root` on 127.0.0.1 (a free port) in a thread; stop it with `server.stop()`."""
-    log: list[tuple[float, str]] = []
-    handler = type("Handler", (_Handler,), {"server_log": log})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(root)))
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    stopped = False
-
-    def stop() -> None:
-        nonlocal stopped
-        if not stopped:
-            httpd.shutdown()
-            httpd.server_close()
-            stopped = True
-
-    server = Server(f"http://127.0.0.1:{httpd.server_address[1]}", log, stop)
-    try:
-        yield server
-    finally:
-        stop()
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
+from assistant.errors import FetchError
+from assistant.ingest import fetcher as fetcher_module
+from assistant.ingest.extract import body_links, extract_article
+from assistant.ingest.fetcher import Fetcher
+from assistant.ingest.near_duplicates import jaccard, shingles
+from assistant.ingest.urls import clean_url, normalise_url, site_of
+from assistant.ingest.web_cache import WebCache
+from tests.helpers import SITE, free_port, serve
 
 # -- normalisation ----------------------------------------------------------------------------
 
@@ -324,22 +214,54 @@ def test_http_errors_size_limit_timeout_and_bad_redirects(tmp_path):
             f.fetch(f"{server.base}/to-ftp")
 
 
-def test_politeness_delay_between_requests_to_one_host():
+class _StoppedClock:
+    """The fetcher's clock, stopped: requests take no time and each sleep is recorded (and moves
+    the clock on), so the delay is checked by what the fetcher asks for, not by timing it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(time, name)
+
+
+def test_politeness_delay_between_requests_to_one_host(monkeypatch):
+    clock = _StoppedClock()
+    monkeypatch.setattr(fetcher_module, "time", clock)
     with serve(SITE) as server, Fetcher(None, delay_s=0.3) as f:
         f.fetch(f"{server.base}/linked/open-weights-charter.html")
         f.fetch(f"{server.base}/news/eu-ai-rules.html")
-        times = [t for t, _ in server.requests]
-    assert len(times) == 3  # robots.txt + two pages
-    assert all(b - a >= 0.29 for a, b in zip(times, times[1:], strict=False))
+        paths = server.paths()
+    assert paths == ["/robots.txt", "/linked/open-weights-charter.html", "/news/eu-ai-rules.html"]
+    # The first request to the host goes at once; each later one waits out the whole delay.
+    assert clock.sleeps == [pytest.approx(0.3), pytest.approx(0.3)]
+
+
+def test_no_delay_once_it_has_passed(monkeypatch):
+    clock = _StoppedClock()
+    monkeypatch.setattr(fetcher_module, "time", clock)
+    with serve(SITE) as server, Fetcher(None, delay_s=0.3) as f:
+        f.fetch(f"{server.base}/linked/open-weights-charter.html")
+        clock.now += 0.2  # some of the delay has passed (the caller was busy)
+        f.fetch(f"{server.base}/news/eu-ai-rules.html")
+    assert clock.sleeps == [pytest.approx(0.3), pytest.approx(0.1)]
 
 
 def test_unreachable_hosts_in_a_row_mean_offline_and_stop_trying():
-    ports = [closed_port() for _ in range(3)]
-    with Fetcher(None, delay_s=0, connect_timeout_s=2) as f:
-        for port in ports[:2]:
+    ports = [free_port() for _ in range(2)]
+    with serve(SITE) as server, Fetcher(None, delay_s=0, connect_timeout_s=2) as f:
+        for port in ports:
             with pytest.raises(FetchError, match="cannot connect"):
                 f.fetch(f"http://127.0.0.1:{port}/a.html")
-        started = time.monotonic()
+        # A host that would answer is not even asked: two hosts failed and none answered.
         with pytest.raises(FetchError, match="offline"):
-            f.fetch(f"http://127.0.0.1:{ports[2]}/a.html")
-        assert time.monotonic() - started < 0.1
+            f.fetch(f"{server.base}/linked/open-weights-charter.html")
+        assert server.paths() == []

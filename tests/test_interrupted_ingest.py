@@ -7,17 +7,16 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from assistant.embeddings import get_embedder
-from assistant.indexing import open_store
 from assistant.ingest.chunking import chunk_blocks
 from assistant.ingest.loaders import load_blocks
 from assistant.retrieve.hybrid import HybridRetriever
 from assistant.settings import load_settings
+from assistant.store import open_store
 
 pytestmark = pytest.mark.slow
 
@@ -55,8 +54,17 @@ def test_sigkill_mid_ingest_loses_nothing(tmp_path):
         f.write("\n\n8. Addendum. A paragraph added to change this document.\n")
     shutil.copy(DOCS / "eu-ai-act-2024-1689.html", folder / "eu-ai-act-2024-1689.html")
     proc = subprocess.Popen(ingest_cmd(folder, data_dir), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    time.sleep(12)
+                            stderr=subprocess.PIPE)
+    # Killed as soon as its progress bar names the long document (it takes many seconds to
+    # embed), rather than after a guessed number of seconds that a faster or slower machine
+    # would get wrong.
+    assert proc.stderr is not None
+    progress = b""
+    while b"eu-ai-act-2024-1689" not in progress:
+        piece = proc.stderr.read1(4096)
+        if not piece:
+            break
+        progress += piece
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, "the ingest must still have been running"

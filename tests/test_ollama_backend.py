@@ -4,7 +4,6 @@ when OLLAMA_HOST answers."""
 from __future__ import annotations
 
 import os
-import socket
 import urllib.request
 
 import pytest
@@ -13,6 +12,7 @@ from assistant.errors import BackendUnavailable, ModelNotInstalled
 from assistant.models import registry
 from assistant.models.base import GenerationStats
 from assistant.settings import load_settings
+from tests.helpers import free_port
 from tests.stubs.ollama_stub import OllamaStub
 
 MESSAGES = [{"role": "system", "content": "Answer."}, {"role": "user", "content": "Who?"}]
@@ -23,12 +23,6 @@ def _fresh_registry():
     registry.unload_all()
     yield
     registry.unload_all()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_streams_and_always_sends_num_ctx(tmp_path):
@@ -111,9 +105,12 @@ def test_real_ollama_server_when_one_answers(tmp_path):
     if url is None:
         pytest.skip("no Ollama server answers at OLLAMA_HOST")
     settings = load_settings(data_dir=tmp_path, ollama_host=url)
-    models = registry.ollama_models(url)
-    if not models:
-        pytest.skip("the Ollama server has no models pulled")
-    model = registry.get_model(f"ollama:{models[0]}", settings)
-    text = "".join(model.stream([{"role": "user", "content": "Say OK."}], 8, 0.0))
-    assert text.strip()
+    # Whatever the server has pulled: a model it lacks is named with the command that pulls it,
+    # and (when it has any) its first model answers.
+    missing = registry.get_model("ollama:assistant-test-no-such-model", settings)
+    with pytest.raises(ModelNotInstalled, match="ollama pull assistant-test-no-such-model"):
+        "".join(missing.stream([{"role": "user", "content": "Say OK."}], 8, 0.0))
+    for name in registry.ollama_models(url)[:1]:
+        model = registry.get_model(f"ollama:{name}", settings)
+        text = "".join(model.stream([{"role": "user", "content": "Say OK."}], 8, 0.0))
+        assert text.strip()

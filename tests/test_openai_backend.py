@@ -3,11 +3,8 @@ serving the bundled SmolLM2 GGUF on loopback."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
 
@@ -15,14 +12,9 @@ from assistant.errors import BackendUnavailable
 from assistant.models import catalog, registry
 from assistant.models.base import GenerationStats
 from assistant.settings import load_settings
+from tests.helpers import free_port, wait_until_answers
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -36,14 +28,7 @@ def server(tmp_path_factory):
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}/v1"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"{base}/models", timeout=1):
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
+    if not wait_until_answers(f"{base}/models", 90, proc, every_s=0.5):
         proc.kill()
         pytest.fail("llama_cpp.server did not start within 90 s")
     yield base

@@ -25,9 +25,10 @@ import httpx
 import pytest
 
 from assistant.errors import BadQuestion
+from assistant.offline import OFFLINE_ENV
 from assistant.settings import Settings
-from tests.conftest import TEST_MODEL
-from tests.test_ui_app import ASK, BROWSER, CHAT, CONVS, DETAILS, SOURCES, free_port, text_of
+from tests.helpers import TEST_MODEL, free_port
+from tests.test_ui_app import ASK, BROWSER, CHAT, CONVS, DETAILS, SOURCES, text_of
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -105,7 +106,7 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Any]:
     """The small shipped documents (all but the EU AI Act), indexed for real, and a service."""
     from assistant.chat import ChatService
     from assistant.corpus import load_manifest
-    from assistant.indexing import ingest
+    from assistant.ingest.pipeline import ingest
 
     settings = settings_for(tmp_path_factory.mktemp("reliability") / "data")
     docs = [d for d in load_manifest(settings.corpus_manifest).documents
@@ -132,7 +133,7 @@ def served(small: tuple[Settings, Any]) -> Iterator[Served]:
 @pytest.fixture(scope="module")
 def harbour(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """A one-document index whose document tries to give the model orders."""
-    from assistant.indexing import ingest, sources_from_paths
+    from assistant.ingest.pipeline import ingest, sources_from_paths
 
     base = tmp_path_factory.mktemp("harbour")
     doc = base / "harbour-notes.txt"
@@ -366,7 +367,7 @@ def test_uploaded_file_names_cannot_escape_the_upload_folder(served: Served, tmp
             assert not (watched.parent / escaped).exists()
         assert Path("/etc/passwd.txt").exists() == etc_before
     finally:
-        from assistant.indexing import slug
+        from assistant.ingest.pipeline import slug
 
         for f in files_under(uploads):
             handlers.remove(slug(f.stem))
@@ -378,9 +379,8 @@ def test_uploaded_file_names_cannot_escape_the_upload_folder(served: Served, tmp
 
 def cli_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
-    env.update(HF_HUB_OFFLINE="1", ANONYMIZED_TELEMETRY="False",
-               GRADIO_ANALYTICS_ENABLED="False", TOKENIZERS_PARALLELISM="false",
-               OPENAI_API_KEY=API_KEY, PYTHONUNBUFFERED="1", **extra)
+    env.update(OFFLINE_ENV)
+    env.update(OPENAI_API_KEY=API_KEY, PYTHONUNBUFFERED="1", **extra)
     return env
 
 
@@ -465,7 +465,7 @@ def test_secrets_stay_out_of_the_logs(harbour: Settings, tmp_path: Path) -> None
 def test_documents_are_data_from_prompt_to_page(harbour: Settings,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     from assistant.chat import ChatService
-    from ui import render
+    from ui import answer_html, records, sources_html
 
     service = ChatService(harbour)
     model = service.model(TEST_MODEL)
@@ -495,12 +495,12 @@ def test_documents_are_data_from_prompt_to_page(harbour: Settings,
         assert passages_at < at < question_at, f"{text!r} is not inside the passages"
     assert user.rstrip().endswith(question)
 
-    record = render.record_from_result(result)
+    record = records.record_from_result(result)
     pages = {
-        "answer": render.render_answer(record, 1),
-        "sources": render.render_sources([(1, record)], True),
-        "question": render.render_user(question),
-        "partial": render.render_partial(result.answer),
+        "answer": answer_html.render_answer(record, 1),
+        "sources": sources_html.render_sources([(1, record)], True),
+        "question": answer_html.render_user(question),
+        "partial": answer_html.render_partial(result.answer),
     }
     for name, page in pages.items():
         assert "<script" not in page.lower(), f"raw <script> in the {name} HTML"

@@ -62,8 +62,9 @@ def test_vector_search_returns_cosine(tmp_path):
 def test_new_loader_code_recuts_an_unchanged_file(tmp_path, monkeypatch):
     """A document indexed by older loading/chunking code is cut again on the next ingest, under
     a new version, even though its file did not change; a second ingest leaves it alone."""
-    from assistant import indexing
+    from assistant import store as store_module
     from assistant.corpus import Source
+    from assistant.ingest import pipeline
     from assistant.settings import Settings
 
     doc = tmp_path / "notes.txt"
@@ -71,13 +72,13 @@ def test_new_loader_code_recuts_an_unchanged_file(tmp_path, monkeypatch):
     settings = Settings(data_dir=tmp_path / "data")
     sources = [Source(doc_id="notes", title="Notes", path=doc)]
 
-    first = indexing.ingest(settings, sources, progress=False)
-    store = indexing.open_store(settings)
+    first = pipeline.ingest(settings, sources, progress=False)
+    store = store_module.open_store(settings)
     before = store.doc_records()["notes"]
     assert first.added == ["notes"] and before.ingest
 
-    monkeypatch.setattr(indexing, "source_version", lambda *p, **k: "newer-loader")
-    second = indexing.ingest(settings, sources, progress=False)
+    monkeypatch.setattr(pipeline, "source_version", lambda *p, **k: "newer-loader")
+    second = pipeline.ingest(settings, sources, progress=False)
     after = store.doc_records()["notes"]
     assert second.updated == ["notes"]
     assert after.ingest == "newer-loader" and after.version != before.version
@@ -85,5 +86,5 @@ def test_new_loader_code_recuts_an_unchanged_file(tmp_path, monkeypatch):
     # Only the new version's chunks remain.
     assert {c.chunk_id.split(":")[0] for c in store.all_chunks()} == {f"notes@{after.version}"}
 
-    third = indexing.ingest(settings, sources, progress=False)
+    third = pipeline.ingest(settings, sources, progress=False)
     assert third.unchanged == ["notes"]

@@ -4,7 +4,6 @@ small shipped documents, the real MiniLM and the real SmolLM2 through llama.cpp.
 from __future__ import annotations
 
 import os
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,20 +14,14 @@ import pytest
 from assistant.errors import ConfigError
 from assistant.models import catalog
 from assistant.settings import Settings
+from tests.helpers import TEST_MODEL, free_port
 
-TEST_MODEL = "llamacpp:smollm2-135m"
 # The article first: SmolLM2 answers and cites these (greedy decoding, checked by hand); the
 # second is a fallback should a different llama.cpp build word the first answer differently.
 QUESTIONS = [
     "What did Zuckerberg and Ek criticize?",
     "Which CEO joined Mark Zuckerberg in the joint statement on EU AI rules?",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def small_settings(data_dir: Path) -> Settings:
@@ -45,7 +38,7 @@ def small_settings(data_dir: Path) -> Settings:
 def serve_app(data_dir: Path) -> tuple[Any, str, Settings]:
     """Index the small documents (not the EU AI Act) into data_dir and serve the app."""
     from assistant.corpus import load_manifest
-    from assistant.indexing import ingest
+    from assistant.ingest.pipeline import ingest
     from ui.app import build_app
 
     settings = small_settings(data_dir)

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from assistant.indexing import open_store
+from assistant.ingest.web import CrawlOptions, ingest_linked, ingest_urls, url_doc_id
 from assistant.settings import load_settings
-from assistant.web_ingest import ingest_linked, ingest_urls, url_doc_id
-from tests.conftest import TEST_MODEL
-from tests.test_fetch import SITE, closed_port, serve
+from assistant.store import open_store
+from tests.helpers import SITE, TEST_MODEL, free_port, serve
 
 ARTICLE = "/news/eu-ai-rules.html"
 CHARTER = "/linked/open-weights-charter.html"
@@ -27,6 +26,7 @@ COLLECTION = "web"
 JUNK = ("marmalade", "periwinkle", "Zephyr", "Gadget Reviews", "Markets Coverage",
         "advertising partners", "grumpy_walrus", "Leave a comment", "Privacy policy")
 QUESTION = "How long must training data provenance logs be retained under the Open Weights Charter?"
+CRAWL = CrawlOptions(follow_links=True, same_site=True, delay_s=0)
 
 
 @pytest.fixture(scope="module")
@@ -34,15 +34,11 @@ def crawled(tmp_path_factory: pytest.TempPathFactory) -> Any:
     data_dir = tmp_path_factory.mktemp("web-data")
     settings = load_settings(data_dir=data_dir, collection=COLLECTION)
     with serve(SITE) as server:
-        started = time.perf_counter()
         report = ingest_urls(
-            settings, [f"{server.base}{ARTICLE}?utm_source=twitter"], follow_links=True,
-            same_site=True, delay_s=0, progress=False,
+            settings, [f"{server.base}{ARTICLE}?utm_source=twitter"], CRAWL, progress=False,
         )
-        seconds = time.perf_counter() - started
         paths = server.paths()
-        yield {"settings": settings, "report": report, "server": server, "paths": paths,
-               "seconds": seconds}
+        yield {"settings": settings, "report": report, "server": server, "paths": paths}
 
 
 def _ids(crawled: Any) -> tuple[str, str]:
@@ -140,12 +136,7 @@ def test_the_model_answers_from_the_linked_page(crawled):
 def test_second_run_with_the_server_stopped_uses_the_cache(crawled):
     crawled["server"].stop()
     settings, first = crawled["settings"], crawled["report"]
-    started = time.perf_counter()
-    again = ingest_urls(
-        settings, [f"{crawled['server'].base}{ARTICLE}"], follow_links=True, same_site=True,
-        delay_s=0, progress=False,
-    )
-    assert time.perf_counter() - started < 30
+    again = ingest_urls(settings, [f"{crawled['server'].base}{ARTICLE}"], CRAWL, progress=False)
     assert again.kept == first.kept
     assert len(again.from_cache) == 2
     assert again.index is not None and again.index.unchanged == [k for k, _ in first.kept]
@@ -153,8 +144,8 @@ def test_second_run_with_the_server_stopped_uses_the_cache(crawled):
     # Offline-only mode rebuilds the same corpus from the cache into a fresh collection.
     rebuilt = load_settings(data_dir=settings.data_dir, collection="rebuilt")
     offline = ingest_urls(
-        rebuilt, [f"{crawled['server'].base}{ARTICLE}"], follow_links=True, same_site=True,
-        offline=True, delay_s=0, progress=False,
+        rebuilt, [f"{crawled['server'].base}{ARTICLE}"], replace(CRAWL, offline=True),
+        progress=False,
     )
     assert offline.kept == first.kept
     original = {c.chunk_id: c.text for c in open_store(settings).all_chunks()}
@@ -164,7 +155,7 @@ def test_second_run_with_the_server_stopped_uses_the_cache(crawled):
 
 
 def test_fetch_linked_fetches_what_is_online_and_skips_the_rest(tmp_path):
-    dead = [closed_port() for _ in range(3)]
+    dead = [free_port() for _ in range(3)]
     with serve(SITE) as server:
         manifest = tmp_path / "sources.toml"
         manifest.write_text(f'''
@@ -181,7 +172,7 @@ title = "A news piece on a host that is down"
 url = "http://127.0.0.1:{dead[0]}/story.html"
 ''', encoding="utf-8")
         settings = load_settings(data_dir=tmp_path / "data", corpus_manifest=manifest)
-        report = ingest_linked(settings, delay_s=0, progress=False)
+        report = ingest_linked(settings, CrawlOptions(delay_s=0), progress=False)
     assert report.kept == [("lantern-open-weights-charter", f"{server.base}{CHARTER}")]
     meta = open_store(settings).doc_records()["lantern-open-weights-charter"].meta
     assert meta["title"] == "The Open Weights Charter (Lantern Foundation)"
@@ -198,9 +189,7 @@ doc_id = "offline-{i}"
 title = "Offline piece {i}"
 url = "http://127.0.0.1:{port}/story.html"
 ''' for i, port in enumerate(dead[1:])), encoding="utf-8")
-    started = time.perf_counter()
-    offline = ingest_linked(settings, delay_s=0, progress=False)
-    assert time.perf_counter() - started < 20
+    offline = ingest_linked(settings, CrawlOptions(delay_s=0), progress=False)
     assert [k for k, _ in offline.kept] == ["lantern-open-weights-charter"]
     assert offline.from_cache == [f"{server.base}{CHARTER}"]
     reasons = [r for _, r in offline.failed]

@@ -17,19 +17,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+from assistant.offline import apply_offline_env
+
+apply_offline_env()  # before gradio and chromadb read it at import
 
 import gradio as gr  # noqa: E402
 
 from assistant.chat import ChatService  # noqa: E402
 from assistant.errors import AssistantError, ConfigError  # noqa: E402
+from assistant.eval.questions import KINDS  # noqa: E402
 from assistant.settings import REPO_ROOT, Settings  # noqa: E402
-from ui import render  # noqa: E402
+from ui import sources_html  # noqa: E402
 from ui.chat import STARTERS, ChatHandlers  # noqa: E402
 from ui.corpus import COLUMNS, CorpusHandlers  # noqa: E402
-from ui.evaluate import DEFAULT_QUESTIONS, KINDS, EvalHandlers  # noqa: E402
+from ui.evaluate import DEFAULT_QUESTIONS, EvalHandlers  # noqa: E402
 from ui.history import ConversationStore  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -208,7 +209,7 @@ def build_app(
                     with gr.Column(scale=3, min_width=320):
                         gr.Markdown("#### Sources")
                         sources = gr.HTML(
-                            render.render_sources([]), elem_id="sources", max_height=760,
+                            sources_html.render_sources([]), elem_id="sources", max_height=760,
                         )
 
             with gr.Tab("Corpus", id="corpus"):

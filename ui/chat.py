@@ -25,7 +25,7 @@ from assistant.models.base import parse_spec
 from assistant.models.registry import available_models
 from assistant.retrieve.hybrid import Retrieval
 from assistant.settings import Settings
-from ui import render
+from ui import answer_html, escape, export, records, sources_html
 from ui.history import ConversationStore, StoredMessage, new_id
 
 log = logging.getLogger(__name__)
@@ -93,12 +93,12 @@ class ChatHandlers:
         chat, turn = [], 0
         for m in messages:
             if m.role == "user":
-                chat.append({"role": "user", "content": render.render_user(m.content)})
+                chat.append({"role": "user", "content": answer_html.render_user(m.content)})
             else:
                 turn += 1
                 chat.append({
                     "role": "assistant",
-                    "content": render.render_answer(m.record or {"answer": m.content}, turn),
+                    "content": answer_html.render_answer(m.record or {"answer": m.content}, turn),
                 })
         return chat
 
@@ -112,7 +112,7 @@ class ChatHandlers:
         if info is None:
             return gr.DownloadButton(value=None, interactive=False)
         messages = self.store.messages(state["client"], info.id)
-        text = render.conversation_markdown(
+        text = export.conversation_markdown(
             info.title, [(m.role, m.content, m.record) for m in messages]
         )
         folder = self.export_dir / info.id
@@ -127,7 +127,7 @@ class ChatHandlers:
         turns = self._turns(messages)
         return (
             self._chat(messages),
-            render.render_sources(turns, show_retrieved),
+            sources_html.render_sources(turns, show_retrieved),
             state,
             self._browser(state),
             self._conversations(state),
@@ -168,7 +168,7 @@ class ChatHandlers:
     def sources(self, state: State | None, show_retrieved: bool) -> str:
         state = self._state(state)
         messages = self.store.messages(state["client"], state.get("conv"))
-        return render.render_sources(self._turns(messages), show_retrieved)
+        return sources_html.render_sources(self._turns(messages), show_retrieved)
 
     # -- asking -------------------------------------------------------------------------------
 
@@ -215,8 +215,8 @@ class ChatHandlers:
         stop = self._stop_flag(request.session_hash or "")
         stop.clear()
 
-        user = {"role": "user", "content": render.render_user(text)}
-        pending = [*chat, user, {"role": "assistant", "content": render.render_partial("")}]
+        user = {"role": "user", "content": answer_html.render_user(text)}
+        pending = [*chat, user, {"role": "assistant", "content": answer_html.render_partial("")}]
         yield (pending, skip, "", state, skip, skip, skip, skip)
 
         partial, result, found = "", None, None
@@ -233,13 +233,14 @@ class ChatHandlers:
                 if isinstance(item, Retrieval):
                     # The passages show while the model reads them; citations come at the end.
                     found = self._searched(text, item)
-                    sources = render.render_sources(self._turns(messages), show_retrieved, found)
-                    pending[-1] = {"role": "assistant",
-                                   "content": render.render_partial("", "Reading the passages…")}
+                    sources = sources_html.render_sources(
+                        self._turns(messages), show_retrieved, found)
+                    pending[-1] = {"role": "assistant", "content": answer_html.render_partial(
+                        "", "Reading the passages…")}
                     yield (pending, sources, skip, state, skip, skip, skip, skip)
                     continue
                 partial += item
-                pending[-1] = {"role": "assistant", "content": render.render_partial(partial)}
+                pending[-1] = {"role": "assistant", "content": answer_html.render_partial(partial)}
                 yield (pending, skip, skip, state, skip, skip, skip, skip)
                 if stop.is_set():
                     break
@@ -259,7 +260,7 @@ class ChatHandlers:
                 self._save(state, text, self._stopped(text, partial, spec, found))
 
         record = (
-            render.record_from_result(result) if result is not None
+            records.record_from_result(result) if result is not None
             else self._stopped(text, partial, spec, found)
         )
         self._save(state, text, record)
@@ -274,7 +275,7 @@ class ChatHandlers:
     @staticmethod
     def _searched(question: str, found: Retrieval) -> dict[str, Any]:
         return {"question": question, "standalone_query": found.query,
-                "retrieved": [render.passage_record(p) for p in found.passages]}
+                "retrieved": [records.passage_record(p) for p in found.passages]}
 
     @staticmethod
     def _stopped(
@@ -319,14 +320,14 @@ class ChatHandlers:
         try:
             parse_spec(spec)
         except AssistantError as e:
-            return gr.Button(visible=False), gr.HTML(f"⚠ {render.esc(e)}", visible=True)
+            return gr.Button(visible=False), gr.HTML(f"⚠ {escape.esc(e)}", visible=True)
         if not self._installed(spec):
             name = catalog_name(spec) or spec
             size = catalog.CATALOG[name].size_mb if name in catalog.CATALOG else 0
-            note = f"{render.esc(spec)} is not installed yet ({size} MB): install it to use it."
+            note = f"{escape.esc(spec)} is not installed yet ({size} MB): install it to use it."
             return gr.Button(visible=True), gr.HTML(note, visible=True)
         threading.Thread(target=self._warm, args=(spec,), daemon=True).start()
-        note = f"The next answer uses {render.esc(spec)}."
+        note = f"The next answer uses {escape.esc(spec)}."
         return gr.Button(visible=False), gr.HTML(note, visible=True)
 
     def _warm(self, spec: str) -> None:
@@ -347,10 +348,10 @@ class ChatHandlers:
             catalog.pull(self.settings.models_dir, name)
         except AssistantError as e:
             gr.Warning(str(e))
-            return gr.skip(), gr.Button(visible=True), gr.HTML(f"⚠ {render.esc(e)}", visible=True)
+            return gr.skip(), gr.Button(visible=True), gr.HTML(f"⚠ {escape.esc(e)}", visible=True)
         progress(1.0, desc="installed")
         return (
             gr.Dropdown(choices=self.model_choices(), value=spec),
             gr.Button(visible=False),
-            gr.HTML(f"Installed {render.esc(spec)}; the next answer uses it.", visible=True),
+            gr.HTML(f"Installed {escape.esc(spec)}; the next answer uses it.", visible=True),
         )

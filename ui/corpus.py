@@ -11,9 +11,9 @@ import gradio as gr
 from assistant.chat import ChatService
 from assistant.corpus import Source, load_manifest
 from assistant.errors import AssistantError
-from assistant.indexing import IngestReport, ingest, slug, sources_from_paths
+from assistant.ingest.pipeline import IngestReport, ingest, slug, sources_from_paths
 from assistant.settings import Settings
-from ui import render
+from ui import corpus_html, escape
 
 COLUMNS = ["doc_id", "title", "publisher", "date", "license", "chunks", "indexed"]
 
@@ -32,7 +32,8 @@ class CorpusHandlers:
         records = self.service.store.doc_records()
         return [
             [r.doc_id, r.meta.get("title", ""), r.meta.get("publisher", ""),
-             r.meta.get("date", ""), r.meta.get("license", ""), r.chunks, render.when(r.indexed_at)]
+             r.meta.get("date", ""), r.meta.get("license", ""), r.chunks,
+             corpus_html.when(r.indexed_at)]
             for r in sorted(records.values(), key=lambda r: r.meta.get("title", r.doc_id).lower())
         ]
 
@@ -55,7 +56,7 @@ class CorpusHandlers:
         failed = [*((Path(n).name, why) for n, why in skipped), *report.failed]
         if failed:
             gr.Warning(f"{len(failed)} file(s) could not be indexed - the reasons are listed")
-        return render.render_ingest_report(
+        return corpus_html.render_ingest_report(
             report.added, report.updated, report.unchanged, failed, report.summary()
         )
 
@@ -91,7 +92,7 @@ class CorpusHandlers:
                 f.unlink()
         self.service.retriever.invalidate()
         note = f"Removed {doc_id}." if removed else f"{doc_id} was not in the index."
-        return (f"<div>{render.esc(note)}</div>", *self.table())
+        return (f"<div>{escape.esc(note)}</div>", *self.table())
 
     def reindex(
         self, rebuild: bool, progress: gr.Progress = gr.Progress()  # noqa: B008

@@ -14,9 +14,8 @@ import gradio as gr
 
 from assistant.eval.report import comparison_sentences
 from assistant.settings import REPO_ROOT, Settings
-from ui import render
+from ui import escape, eval_html
 
-KINDS = ["fact", "multihop", "followup", "unanswerable"]
 DEFAULT_QUESTIONS = "eval/questions.jsonl"
 # A committed report (eval/reports/<name>) in the past-runs list, beside the local raw runs.
 REPORT = "report:"
@@ -87,10 +86,11 @@ class EvalHandlers:
         except (OSError, json.JSONDecodeError) as e:
             gr.Warning(f"Run {name} has no readable summary.json ({e})")
             return (gr.skip(),) * 6
-        headers, rows = render.summary_table(summary)
+        headers, rows = eval_html.summary_table(summary)
         report = run / "report.html"
         report_file = self._servable(report, serve_as)
-        view = render.report_iframe(report.read_text(encoding="utf-8")) if report.exists() else ""
+        view = (eval_html.report_iframe(report.read_text(encoding="utf-8"))
+                if report.exists() else "")
         status = note or (f"Committed report {run.name}" if is_report else f"Run {name}")
         if not note and isinstance(summary, dict) and summary.get("questions"):
             status += f": {summary['questions']} questions from {summary.get('question_file', '')}"
@@ -100,7 +100,7 @@ class EvalHandlers:
         accuracy = self._servable(run / "accuracy.png", serve_as)
         latency = self._servable(run / "latency.png", serve_as)
         return (
-            f"<pre class='eval-status'>{render.esc(status)}</pre>",
+            f"<pre class='eval-status'>{escape.esc(status)}</pre>",
             gr.Dataframe(value=rows, headers=headers, visible=bool(headers)),
             gr.Image(accuracy, visible=bool(accuracy)),
             gr.Image(latency, visible=bool(latency)),

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
 import sys
 from collections.abc import Callable, Iterable
@@ -21,6 +20,7 @@ from typing import IO, Any
 
 from tqdm import tqdm
 
+from assistant.atomic_write import write_atomic
 from assistant.chat import ChatService
 from assistant.code_version import source_version
 from assistant.errors import ConfigError
@@ -70,14 +70,8 @@ def _append(fh: IO[str], record: dict[str, Any]) -> None:
     fh.flush()
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def _write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
-    _write_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    write_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
 
 
 class _Progress:
@@ -275,7 +269,7 @@ def run_eval(
                     if r.get("id") in ids]
             by_model[m] = compare.paired(rows, records[m])
         summary["baseline"] = {"run": str(baseline), "models": by_model}
-    _write_atomic(out / SUMMARY_FILE, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    write_atomic(out / SUMMARY_FILE, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     if on_progress:
         on_progress(1.0, "writing the report")
     report.write_reports(out, summary, selected, records)

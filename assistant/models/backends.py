@@ -7,7 +7,8 @@ running unit tests never loads them.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,9 +63,37 @@ class LlamaCppModel(ChatModel):
     def count_tokens(self, text: str) -> int:
         return len(self.llm._model.tokenize(text.encode(), add_bos=False, special=True))
 
+    @property
+    def model_path(self) -> str:
+        return str(self.llm.model_path)
+
     def forget_prompt(self) -> None:
         with self.lock:
             self.llm._model.reset()
+
+    @contextmanager
+    def as_completion_llm(
+        self, max_tokens: int, on_prompt: Callable[[str], None] | None = None
+    ) -> Iterator[Any]:
+        """This model as a plain llama-index completion LLM, greedy and capped at `max_tokens`,
+        each prompt wrapped in the model's own chat template (and shown to `on_prompt`): for code
+        that drives llama-index itself, such as the bench's plain-RAG baseline."""
+        llm = self.llm
+        original = llm.completion_to_prompt
+
+        def to_prompt(text: str) -> str:
+            formatted = self.format([{"role": "user", "content": text}])
+            if on_prompt:
+                on_prompt(formatted)
+            return formatted
+
+        # LlamaCPP is a pydantic model that validates assignments; a plain function is refused.
+        object.__setattr__(llm, "completion_to_prompt", to_prompt)
+        llm.generate_kwargs.update({"temperature": 0.0, "max_tokens": max_tokens})
+        try:
+            yield llm
+        finally:
+            object.__setattr__(llm, "completion_to_prompt", original)
 
     def format(self, messages: list[Message]) -> str:
         from llama_index.core.llms import ChatMessage

@@ -1,7 +1,7 @@
 """Web ingest: URLs (and the pages their article bodies link to) -> main text -> the index.
 
 Each kept page's main text is written to the web cache as a small clean HTML file and indexed
-through the ordinary pipeline (`assistant.indexing.ingest`), so web pages and files behave the
+through the ordinary pipeline (`ingest.pipeline.ingest`), so web pages and files behave the
 same once stored. The same page reached by two URLs, and near-identical syndicated copies, are
 stored once.
 """
@@ -16,34 +16,29 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from tqdm import tqdm
 
+from assistant.atomic_write import write_atomic
 from assistant.corpus import Source, load_manifest
-from assistant.errors import AssistantError, IngestError
-from assistant.indexing import IngestReport, ingest, open_store
-from assistant.ingest.fetch import (
+from assistant.errors import AssistantError, FetchError, IngestError
+from assistant.ingest.extract import Article, decode_html, extract_article
+from assistant.ingest.fetcher import (
+    DEFAULT_DELAY_S,
     DEFAULT_MAX_BYTES,
     DEFAULT_TIMEOUT_S,
-    NEAR_DUPLICATE,
-    Article,
-    FetchedPage,
     Fetcher,
-    FetchError,
-    WebCache,
-    clean_url,
-    decode_html,
-    extract_article,
-    jaccard,
-    normalise_url,
-    shingles,
-    site_of,
 )
 from assistant.ingest.loaders import LOADERS, detect_format
+from assistant.ingest.near_duplicates import NEAR_DUPLICATE, jaccard, shingles
+from assistant.ingest.pipeline import IngestReport, ingest
+from assistant.ingest.urls import clean_url, normalise_url, site_of
+from assistant.ingest.web_cache import FetchedPage, WebCache
 from assistant.settings import Settings
+from assistant.store import open_store
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +53,22 @@ LINKED_CONNECT_TIMEOUT_S = 5.0
 HTML_TYPES = {"text/html", "application/xhtml+xml", ""}
 OTHER_TYPES = {"application/pdf": ("pdf", ".pdf"), "text/plain": ("text", ".txt"),
                "text/markdown": ("markdown", ".md"), "text/x-markdown": ("markdown", ".md")}
+
+
+@dataclass(frozen=True)
+class CrawlOptions:
+    """How far and how politely a web ingest goes: the CLI's --follow-links, --depth,
+    --same-site, --max-pages, --offline and --delay, plus the fetcher's limits."""
+
+    follow_links: bool = False
+    depth: int = 1  # hops from a start URL, when follow_links
+    same_site: bool = False
+    max_pages: int = 20  # pages fetched in all; the start URLs always go first
+    offline: bool = False  # only the web cache answers
+    delay_s: float = DEFAULT_DELAY_S
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    connect_timeout_s: float | None = None  # None: timeout_s
+    max_bytes: int = DEFAULT_MAX_BYTES
 
 
 @dataclass(frozen=True)
@@ -159,9 +170,7 @@ def _write_if_changed(path: Path, data: bytes) -> None:
     if path.exists() and path.read_bytes() == data:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    write_atomic(path, data)
 
 
 def _stored_shingles(settings: Settings, extracted: Path) -> dict[str, frozenset[str]]:
@@ -185,15 +194,11 @@ def _stored_shingles(settings: Settings, extracted: Path) -> dict[str, frozenset
 
 class _Crawl:
     def __init__(self, settings: Settings, fetcher: Fetcher, report: WebIngestReport,
-                 follow_links: bool, depth: int, same_site: bool, max_pages: int,
-                 existing: dict[str, frozenset[str]]) -> None:
+                 options: CrawlOptions, existing: dict[str, frozenset[str]]) -> None:
         self.settings = settings
         self.fetcher = fetcher
         self.report = report
-        self.follow_links = follow_links
-        self.depth = depth
-        self.same_site = same_site
-        self.max_pages = max_pages
+        self.options = options
         self.existing = existing
         self.extracted = settings.data_dir / "web-cache" / "extracted"
         self.seen: dict[str, str] = {}  # normalised URL -> the URL first fetched for it
@@ -215,10 +220,10 @@ class _Crawl:
                 report.duplicates.append((task.url, self.by_key[key].doc_id))
             return
         self.seen[key] = task.url
-        if task.depth > 0 and self.same_site and site_of(key) != task.root:
+        if task.depth > 0 and self.options.same_site and site_of(key) != task.root:
             report.failed.append((task.label, f"off-site (--same-site keeps to {task.root})"))
             return
-        if task.depth > 0 and self.fetched >= self.max_pages:
+        if task.depth > 0 and self.fetched >= self.options.max_pages:
             report.not_followed.append(task.url)
             return
         self.fetched += 1
@@ -234,7 +239,7 @@ class _Crawl:
             self.report.duplicates.append((task.url, self.by_key[final_key].doc_id))
             return
         self.seen.setdefault(final_key, page.final_url)
-        if task.depth > 0 and self.same_site and site_of(final_key) != task.root:
+        if task.depth > 0 and self.options.same_site and site_of(final_key) != task.root:
             raise IngestError(f"redirected off-site to {page.final_url}",
                               "drop --same-site to follow it")
         fmt, suffix, article = self._extract(page)
@@ -281,7 +286,7 @@ class _Crawl:
         self.report.kept.append((doc_id, url))
         if page.from_cache:
             self.report.from_cache.append(task.url)
-        if self.follow_links and task.depth < self.depth:
+        if self.options.follow_links and task.depth < self.options.depth:
             for link in article.links:
                 enqueue(_Task(link, task.depth + 1, task.root))
 
@@ -339,33 +344,26 @@ def _with_blocks(article: Article, blocks: list[tuple[str, str]]) -> Article:
 def ingest_urls(
     settings: Settings,
     urls: Sequence[str | Source],
-    follow_links: bool = False,
-    depth: int = 1,
-    same_site: bool = False,
-    max_pages: int = 20,
-    offline: bool = False,
-    delay_s: float = 1.0,
+    crawl: CrawlOptions | None = None,
     on_progress: ProgressFn | None = None,
     *,
-    timeout_s: float = DEFAULT_TIMEOUT_S,
-    connect_timeout_s: float | None = None,
-    max_bytes: int = DEFAULT_MAX_BYTES,
     rebuild: bool = False,
     progress: bool = True,
 ) -> WebIngestReport:
     """Fetch `urls` (a Source gives its doc id and metadata, as manifest links do), follow
-    their body links `depth` hops when `follow_links`, and index every distinct page into
-    `settings.collection`. `max_pages` caps the pages fetched in all; the start URLs always
-    go first. Failures are reported per URL and the rest of the batch still goes in."""
+    their body links `crawl.depth` hops when `crawl.follow_links`, and index every distinct page
+    into `settings.collection`. `crawl.max_pages` caps the pages fetched in all; the start URLs
+    always go first. Failures are reported per URL and the rest of the batch still goes in."""
+    crawl = crawl or CrawlOptions()
     started = time.perf_counter()
     report = WebIngestReport()
     cache = WebCache(settings.data_dir / "web-cache")
     existing = {} if rebuild else _stored_shingles(
         settings, settings.data_dir / "web-cache" / "extracted")
-    fetcher = Fetcher(cache, delay_s=delay_s, timeout_s=timeout_s,
-                      connect_timeout_s=connect_timeout_s, max_bytes=max_bytes, offline=offline)
-    crawl = _Crawl(settings, fetcher, report, follow_links, depth, same_site, max_pages,
-                   existing)
+    fetcher = Fetcher(cache, delay_s=crawl.delay_s, timeout_s=crawl.timeout_s,
+                      connect_timeout_s=crawl.connect_timeout_s, max_bytes=crawl.max_bytes,
+                      offline=crawl.offline)
+    crawler = _Crawl(settings, fetcher, report, crawl, existing)
     queue: deque[_Task] = deque()
     for u in urls:
         url = u.url if isinstance(u, Source) else u
@@ -385,18 +383,18 @@ def ingest_urls(
             bar.set_postfix_str(task.url[-40:])
             if on_progress:
                 on_progress(0.5 * done / max(1, done + len(queue) + 1), f"fetching {task.url}")
-            crawl.visit(task, enqueue)
+            crawler.visit(task, enqueue)
             done += 1
             bar.update(1)
     bar.close()
     for url, reason in report.failed:
         log.info("skipped %s: %s", url, reason)
-    if crawl.sources:
+    if crawler.sources:
         def index_progress(frac: float, message: str) -> None:
             if on_progress:
                 on_progress(0.5 + 0.5 * frac, message)
 
-        report.index = ingest(settings, crawl.sources, rebuild=rebuild, progress=progress,
+        report.index = ingest(settings, crawler.sources, rebuild=rebuild, progress=progress,
                               on_progress=index_progress)
     report.seconds = time.perf_counter() - started
     if on_progress:
@@ -406,23 +404,16 @@ def ingest_urls(
 
 def ingest_linked(
     settings: Settings,
-    offline: bool = False,
-    delay_s: float = 1.0,
-    follow_links: bool = False,
-    depth: int = 1,
-    same_site: bool = False,
-    max_pages: int = 20,
+    crawl: CrawlOptions | None = None,
     on_progress: ProgressFn | None = None,
-    progress: bool = True,
-    connect_timeout_s: float = LINKED_CONNECT_TIMEOUT_S,
+    *,
     rebuild: bool = False,
+    progress: bool = True,
 ) -> WebIngestReport:
     """The manifest's `[[linked]]` news pieces: fetched when online (or from the web cache),
     each reported in one line when it cannot be reached."""
+    crawl = crawl or CrawlOptions()
+    if crawl.connect_timeout_s is None:
+        crawl = replace(crawl, connect_timeout_s=LINKED_CONNECT_TIMEOUT_S)
     linked = [s for s in load_manifest(settings.corpus_manifest).linked if s.url]
-    return ingest_urls(
-        settings, linked, follow_links=follow_links, depth=depth, same_site=same_site,
-        max_pages=max_pages, offline=offline, delay_s=delay_s,
-        on_progress=on_progress, progress=progress, connect_timeout_s=connect_timeout_s,
-        rebuild=rebuild,
-    )
+    return ingest_urls(settings, linked, crawl, on_progress, rebuild=rebuild, progress=progress)

@@ -1,0 +1,129 @@
+"""HTML of chat messages: an answer with its citation markers linked to the sources panel, its
+flags, an abstention notice, the stamp under it; a streaming answer; the user's question."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from assistant.answer.citations import MARKER
+from ui.escape import esc, md_esc
+from ui.sources_html import anchor
+
+Record = Mapping[str, Any]
+
+ABSTAIN_TITLES = {
+    "no_relevant_passages": "Not in the documents",
+    "passages_do_not_answer": "The documents do not answer this",
+    "answer_not_supported": "No supported answer",
+    "passages_do_not_mention": "Not in the closest passages",
+}
+
+
+def cite_links(numbers: Iterable[int], turn: int, known: set[int] | None = None) -> str:
+    links = []
+    for n in numbers:
+        if known is not None and n not in known:
+            links.append(f'<span class="cite missing">[{int(n)}]</span>')
+            continue
+        links.append(
+            f'<a class="cite" href="#{anchor(turn, n)}" title="Show source {int(n)}">[{int(n)}]</a>'
+        )
+    return "".join(links)
+
+
+def _sentence_html(sentence: Mapping[str, Any], turn: int, known: set[int]) -> str:
+    text = str(sentence.get("text", "")).strip()
+    cited = [int(n) for n in sentence.get("cited", [])]
+    end = ""
+    if text[-1:] in (".", "!", "?"):
+        text, end = text[:-1], text[-1]
+    body = md_esc(text)
+    links = cite_links(cited, turn, known)
+    if not sentence.get("supported", True):
+        return (
+            f'<span class="unsupported" title="No passage supports this sentence">{body}</span>'
+            f'{" " + links if links else ""}{md_esc(end)} '
+            '<span class="flag" title="The support check found no passage that says this">'
+            "⚠ unsupported</span>"
+        )
+    return f"{body}{' ' + links if links else ''}{md_esc(end)}"
+
+
+def _answer_body(record: Record, turn: int) -> str:
+    known = {int(c["n"]) for c in record.get("citations", [])}
+    sentences = record.get("sentences") or []
+    if sentences:
+        return " ".join(_sentence_html(s, turn, known) for s in sentences)
+    # No sentence check (or an old record): link whatever markers the text carries.
+    return _linked(str(record.get("answer", "")), turn, known or None)
+
+
+def _linked(text: str, turn: int, known: set[int] | None) -> str:
+    """Escaped text whose [n] markers link to the passages in the sources panel."""
+    parts, last = [], 0
+    for m in MARKER.finditer(text):
+        parts.append(md_esc(text[last:m.start()]))
+        numbers = [int(n) for n in m.group(1).split(",")]
+        parts.append(" " + cite_links(numbers, turn, known))
+        last = m.end()
+    parts.append(md_esc(text[last:]))
+    return "".join(parts)
+
+
+def stamp_html(record: Record) -> str:
+    bits = [f'<span class="model">{md_esc(record.get("model", ""))}</span>']
+    standalone = str(record.get("standalone_query") or "").strip()
+    if standalone and standalone != str(record.get("question", "")).strip():
+        bits.append(f'<span class="searched">searched: “{md_esc(standalone)}”</span>')
+    total = (record.get("timings") or {}).get("total_ms")
+    if total:
+        bits.append(f"{float(total) / 1000:.1f} s")
+    if record.get("retried"):
+        title = ("The first draft declined; this answer is from a second try, told that the "
+                 "answer is in the passages.")
+        bits.append(f'<span class="retried" title="{esc(title)}">second try</span>')
+    if record.get("quoted"):
+        title = ("The model did not answer in words; this is the passage sentence that best "
+                 "matches the question, quoted as it stands. Read it to check it answers.")
+        bits.append(f'<span class="quoted" title="{esc(title)}">quoted from the passage</span>')
+    if record.get("cut_off"):
+        title = ("The answer reached the length limit and stops there; ask a narrower question, "
+                 "or raise max_answer_tokens (ASSISTANT_MAX_ANSWER_TOKENS).")
+        bits.append(f'<span class="cut-off" title="{esc(title)}">cut off at the length limit'
+                    "</span>")
+    if record.get("stopped"):
+        bits.append("stopped")
+    return f'<div class="stamp">{" · ".join(bits)}</div>'
+
+
+def render_answer(record: Record, turn: int) -> str:
+    """One assistant message: the answer with linked markers, flags, abstention and stamp."""
+    if record.get("abstained"):
+        reason = str(record.get("abstain_reason", ""))
+        title = ABSTAIN_TITLES.get(reason, "The documents do not say")
+        message = md_esc(record.get("answer", ""))
+        pointed = {int(p["n"]) for p in record.get("pointed") or []}
+        if pointed:
+            title = "No answer, only a passage to read"
+            message = _linked(str(record.get("answer", "")), turn, pointed)
+        body = (
+            f'<div class="abstain" role="note"><span class="abstain-title">ℹ {md_esc(title)}'
+            f"</span><br>{message}</div>"
+        )
+    elif record.get("stopped") and not record.get("sentences"):
+        body = f'<div class="answer">{md_esc(record.get("answer", ""))} …</div>'
+    else:
+        body = f'<div class="answer">{_answer_body(record, turn)}</div>'
+    return f'<div class="turn" data-turn="{int(turn)}">{body}{stamp_html(record)}</div>'
+
+
+def render_partial(text: str, status: str = "") -> str:
+    """An answer while it streams (markers are only checked once it is complete)."""
+    if not text.strip():
+        return f'<div class="answer pending">{md_esc(status or "Searching the documents…")}</div>'
+    return f'<div class="answer streaming">{md_esc(text)}<span class="cursor">▍</span></div>'
+
+
+def render_user(text: str) -> str:
+    return md_esc(text)
