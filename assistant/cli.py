@@ -338,7 +338,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
-    from assistant.bench import run_bench
+    from assistant.eval.bench import run_bench
 
     run_bench(settings, args.questions, args.limit, args.out, args.scale_chunks, set(args.skip))
     return 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import resource
 import shutil
@@ -17,6 +18,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -24,20 +26,21 @@ from assistant.answer.generate import AnswerResult
 from assistant.answer.prompt import build_prompt
 from assistant.chat import ChatService
 from assistant.corpus import load_manifest
+from assistant.eval.metrics import percentile
 from assistant.eval.questions import Question, load_questions
 from assistant.ingest.loaders import load_blocks
 from assistant.ingest.pipeline import ingest
 from assistant.models.backends import LlamaCppModel
+from assistant.offline import apply_offline_env
 from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-def pct(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))], 2)
+def pct(values: Iterable[float | int], q: float) -> float | None:
+    """The `q`-th percentile (0-100) by the eval's convention, to 2 decimals."""
+    value = percentile(values, q)
+    return None if value is None else round(value, 2)
 
 
 def rss_mb() -> float:
@@ -75,15 +78,15 @@ def bench_answers(service: ChatService, questions: list[Question]) -> dict[str, 
         "model": model.label,
         "questions": len(questions),
         "answered_by_model": len(ran),
-        "retrieval_p50_ms": pct(retrieve_ms, 0.5),
-        "retrieval_p95_ms": pct(retrieve_ms, 0.95),
-        "prompt_tokens_p50": pct([r.prompt_tokens for r in ran], 0.5),
-        "ttft_p50_ms": pct([r.timings["first_token_ms"] for r in ran], 0.5),
-        "ttft_p95_ms": pct([r.timings["first_token_ms"] for r in ran], 0.95),
-        "decode_tokens_per_s_p50": pct([r.timings["tokens_per_s"] for r in ran], 0.5),
-        "answer_total_p50_ms": pct([r.timings["total_ms"] for r in results], 0.5),
-        "answer_total_p95_ms": pct([r.timings["total_ms"] for r in results], 0.95),
-        "answer_total_p50_ms_model_ran": pct([r.timings["total_ms"] for r in ran], 0.5),
+        "retrieval_p50_ms": pct(retrieve_ms, 50),
+        "retrieval_p95_ms": pct(retrieve_ms, 95),
+        "prompt_tokens_p50": pct([r.prompt_tokens for r in ran], 50),
+        "ttft_p50_ms": pct([r.timings["first_token_ms"] for r in ran], 50),
+        "ttft_p95_ms": pct([r.timings["first_token_ms"] for r in ran], 95),
+        "decode_tokens_per_s_p50": pct([r.timings["tokens_per_s"] for r in ran], 50),
+        "answer_total_p50_ms": pct([r.timings["total_ms"] for r in results], 50),
+        "answer_total_p95_ms": pct([r.timings["total_ms"] for r in results], 95),
+        "answer_total_p50_ms_model_ran": pct([r.timings["total_ms"] for r in ran], 50),
     }
 
 
@@ -94,7 +97,7 @@ def bench_raw_llamacpp(service: ChatService, questions: list[Question]) -> dict[
 
     model = service.model()
     assert isinstance(model, LlamaCppModel), "the llama.cpp comparison needs a llamacpp: model"
-    raw = Llama(model_path=model.llm.model_path, n_ctx=model.context_window,
+    raw = Llama(model_path=model.model_path, n_ctx=model.context_window,
                 n_threads=service.settings.threads, n_batch=512, verbose=False)
     ours_ms, raw_ms = [], []
     opts = service.options()
@@ -110,14 +113,14 @@ def bench_raw_llamacpp(service: ChatService, questions: list[Question]) -> dict[
         for _ in model.stream(built.messages, 8, 0.0):
             ours_ms.append((time.perf_counter() - t) * 1000)
             break
-        model.llm._model.reset()
+        model.forget_prompt()
         t = time.perf_counter()
         for _ in raw(prompt, max_tokens=8, temperature=0.0, stream=True):
             raw_ms.append((time.perf_counter() - t) * 1000)
             break
         raw.reset()
     del raw
-    ours, base = pct(ours_ms, 0.5), pct(raw_ms, 0.5)
+    ours, base = pct(ours_ms, 50), pct(raw_ms, 50)
     return {
         "ttft_ours_p50_ms": ours,
         "ttft_llamacpp_p50_ms": base,
@@ -133,42 +136,34 @@ def bench_naive(service: ChatService, questions: list[Question]) -> dict[str, An
 
     model = service.model()
     assert isinstance(model, LlamaCppModel)
-    llm = model.llm
     prompts_seen: list[int] = []
-    original = llm.completion_to_prompt
 
-    def to_prompt(text: str) -> str:
-        formatted = model.format([{"role": "user", "content": text}])
+    def count_prompt(formatted: str) -> None:
         prompts_seen.append(model.count_tokens(formatted))
-        return formatted
 
     docs = []
     for src in load_manifest(service.settings.corpus_manifest).documents:
         assert src.path is not None
         text = "\n\n".join(b.text for b in load_blocks(src.path, src.format))
         docs.append(Document(text=text, metadata={"doc_id": src.doc_id}))
-    LISettings.embed_model = service.embedder._model
-    LISettings.llm = llm
-    t = time.perf_counter()
-    index = VectorStoreIndex.from_documents(docs, transformations=[SentenceSplitter()])
-    build_s = time.perf_counter() - t
-    engine = index.as_query_engine(similarity_top_k=2)
+    LISettings.embed_model = service.embedder.as_llama_index()
     times = []
-    object.__setattr__(llm, "completion_to_prompt", to_prompt)
     max_tokens = service.settings.max_answer_tokens
-    llm.generate_kwargs.update({"temperature": 0.0, "max_tokens": max_tokens})
-    try:
+    with model.as_completion_llm(max_tokens, on_prompt=count_prompt) as llm:
+        LISettings.llm = llm
+        t = time.perf_counter()
+        index = VectorStoreIndex.from_documents(docs, transformations=[SentenceSplitter()])
+        build_s = time.perf_counter() - t
+        engine = index.as_query_engine(similarity_top_k=2)
         for q in questions:
             t = time.perf_counter()
             with model.lock:
                 engine.query(q.question)
             times.append((time.perf_counter() - t) * 1000)
-    finally:
-        object.__setattr__(llm, "completion_to_prompt", original)
     return {
         "naive_index_build_s": round(build_s, 2),
-        "naive_prompt_tokens_p50": pct([float(p) for p in prompts_seen], 0.5),
-        "naive_answer_total_p50_ms": pct(times, 0.5),
+        "naive_prompt_tokens_p50": pct([float(p) for p in prompts_seen], 50),
+        "naive_answer_total_p50_ms": pct(times, 50),
     }
 
 
@@ -211,8 +206,8 @@ def bench_scale(settings: Settings, target_chunks: int, data_dir: Path) -> dict[
     return {
         "scale_chunks": store.count(),
         "scale_ingest_chunks_per_s": round(store.count() / ingest_s, 1),
-        "retrieval_p50_ms_10k": pct(times, 0.5),
-        "retrieval_p95_ms_10k": pct(times, 0.95),
+        "retrieval_p50_ms_10k": pct(times, 50),
+        "retrieval_p95_ms_10k": pct(times, 95),
     }
 
 
@@ -223,7 +218,8 @@ def bench_ui(settings: Settings) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "assistant.cli", "ui", "--port", str(port),
            "--data-dir", str(settings.data_dir), "--model", settings.model]
     t = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=apply_offline_env(dict(os.environ)))
     ready = None
     try:
         while time.perf_counter() - t < 120 and proc.poll() is None:
