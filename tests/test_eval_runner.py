@@ -70,9 +70,13 @@ def write_questions(path: Path, rows: list[dict[str, Any]]) -> Path:
 
 def test_shipped_question_file_is_valid() -> None:
     questions = load_questions(REPO / "eval" / "questions.jsonl")
-    assert len(questions) == 96
-    assert len({q.id for q in questions}) == 96
-    assert {q.kind for q in questions} == {"fact", "multihop", "followup", "unanswerable"}
+    assert len({q.id for q in questions}) == len(questions)
+    for split, least in (("tune", 96), ("holdout", 60)):
+        part = [q for q in questions if q.split == split]
+        assert len(part) >= least
+        assert {q.kind for q in part} == {"fact", "multihop", "followup", "unanswerable"}
+        # Every shipped document is asked about in both splits.
+        assert len({d for q in part for d in q.sources}) == 6
 
 
 def test_history_is_optional(tmp_path: Path) -> None:
@@ -92,6 +96,7 @@ def test_history_is_optional(tmp_path: Path) -> None:
         (json.dumps({k: v for k, v in FACT.items() if k != "sources"}), "missing key(s): sources"),
         (json.dumps({**FACT, "histroy": []}), "unknown key(s): histroy"),
         (json.dumps({**FACT, "kind": "trivia"}), "'kind' is 'trivia'"),
+        (json.dumps({**FACT, "split": "test"}), "'split' is 'test'"),
         (json.dumps({**FACT, "answerable": False}), "'answerable' must be false exactly when"),
         (json.dumps({**FACT, "answerable": "yes"}), "'answerable' must be true or false"),
         (json.dumps({**FACT, "must_include": ["Daniel Ek"]}), "'must_include' must be a list"),

@@ -12,7 +12,9 @@ from assistant.models.base import Message
 
 KINDS = ("fact", "multihop", "followup", "unanswerable")
 REQUIRED = ("id", "question", "expected_answer", "must_include", "sources", "answerable", "kind")
-OPTIONAL = ("history",)
+OPTIONAL = ("history", "split")
+# Tune on one split, report the other: scores on the questions a change was tuned on flatter it.
+SPLITS = ("tune", "holdout")
 SCHEMA_HINT = "fix that line; the schema is in eval/README.md"
 
 
@@ -26,6 +28,7 @@ class Question:
     answerable: bool
     kind: str
     history: list[Message] = field(default_factory=list)
+    split: str = "tune"
 
 
 def _is_str_list(value: Any, allow_empty_items: bool = False) -> bool:
@@ -73,6 +76,9 @@ def parse_question(data: Any) -> Question:
         raise ValueError("an answerable question needs at least one 'must_include' group")
     if not _is_str_list(data["sources"]):
         raise ValueError("'sources' must be a list of doc ids (strings)")
+    split = data.get("split", "tune")
+    if split not in SPLITS:
+        raise ValueError(f"'split' is {split!r}; it must be one of {', '.join(SPLITS)}")
     history = data.get("history", [])
     if not isinstance(history, list):
         raise ValueError("'history' must be a list of {\"role\", \"content\"} objects")
@@ -95,6 +101,7 @@ def parse_question(data: Any) -> Question:
         answerable=data["answerable"],
         kind=data["kind"],
         history=[{"role": t["role"], "content": t["content"]} for t in history],
+        split=split,
     )
 
 
@@ -132,9 +139,15 @@ def load_questions(path: Path) -> list[Question]:
 
 
 def select(
-    questions: list[Question], kinds: list[str] | None = None, limit: int | None = None
+    questions: list[Question], kinds: list[str] | None = None, limit: int | None = None,
+    splits: list[str] | None = None,
 ) -> list[Question]:
-    """Filter by kind, then take the first `limit`."""
+    """Filter by split and kind, then take the first `limit`."""
+    if splits:
+        unknown = sorted(set(splits) - set(SPLITS))
+        if unknown:
+            raise ConfigError(f"Unknown split(s): {', '.join(unknown)}", f"use {', '.join(SPLITS)}")
+        questions = [q for q in questions if q.split in splits]
     if kinds:
         unknown = sorted(set(kinds) - set(KINDS))
         if unknown:
@@ -146,7 +159,8 @@ def select(
         questions = questions[:limit]
     if not questions:
         raise ConfigError(
-            f"No questions of kind {', '.join(kinds or [])} in the file",
-            "pick other --kinds or add such questions",
+            f"No questions of kind {', '.join(kinds or ['any'])} in split "
+            f"{', '.join(splits or ['any'])} in the file",
+            "pick other --kinds or --split, or add such questions",
         )
     return questions
