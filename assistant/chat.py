@@ -12,6 +12,7 @@ import unicodedata
 from collections.abc import Generator
 from dataclasses import dataclass
 
+from assistant.answer import checks
 from assistant.answer.generate import AnswerOptions, AnswerResult, generate
 from assistant.code_version import source_version
 from assistant.embeddings import get_embedder
@@ -95,8 +96,10 @@ class ChatService:
             # Follow-up handling lives here in chat.py, so it belongs to retrieval's version.
             "retrieval_code": source_version("retrieve/*.py", "chat.py"),
             # How a prompt reaches the model (chat template, stop words) shapes the answer too.
-            "answer_code": source_version("answer/*.py", "models/base.py", "models/backends.py"),
+            "answer_code": source_version("answer/*.py", "answer/checks/*.py", "models/base.py",
+                                          "models/backends.py"),
         }
+        self.options()  # an unknown check name fails here, before any question
 
     def model(self, spec: str | None = None) -> ChatModel:
         return get_model(spec or self.settings.model, self.settings)
@@ -119,7 +122,7 @@ class ChatService:
         question = clean_question(question, self.settings.max_question_chars)
         history = history or []
         earlier = followed_question(question, history)
-        mode = self.settings.rewrite_followups
+        mode = self.settings.retrieval.rewrite_followups
         if not earlier or mode == "off":
             return Turn(question, question, "")
         if mode == "llm" and model is not None:
@@ -143,11 +146,13 @@ class ChatService:
         return self.retrieve(turn.standalone, top_k, hybrid, turn.question if turn.earlier else "")
 
     def options(self, **overrides: float | int | None) -> AnswerOptions:
-        s = self.settings
+        a = self.settings.answer
+        checks.require_known(a.disabled_checks)
         opts = AnswerOptions(
-            max_tokens=s.max_answer_tokens, temperature=s.temperature,
-            prompt_budget=s.prompt_budget_tokens, min_relevance=s.min_relevance,
-            retry_declined=s.retry_declined, quote_threshold=s.quote_threshold,
+            max_tokens=a.max_answer_tokens, temperature=a.temperature,
+            prompt_budget=a.prompt_budget_tokens, min_relevance=a.min_relevance,
+            retry_declined=a.retry_declined, quote_threshold=a.quote_threshold,
+            support_threshold=a.support_threshold, disabled_checks=tuple(a.disabled_checks),
         )
         for k, v in overrides.items():
             if v is not None:

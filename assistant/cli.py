@@ -15,8 +15,9 @@ from assistant.offline import apply_offline_env
 # Offline by default: nothing may reach a model hub or phone home.
 apply_offline_env()
 
+from assistant.answer.checks import names as check_names  # noqa: E402
 from assistant.errors import AssistantError, BadQuestion  # noqa: E402
-from assistant.eval.questions import KINDS  # noqa: E402
+from assistant.eval.questions import KINDS, SPLITS  # noqa: E402
 from assistant.settings import Settings, load_settings  # noqa: E402
 
 log = logging.getLogger("assistant")
@@ -101,6 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int)
     p.add_argument("--kinds", nargs="+", choices=KINDS)
     p.add_argument("--fresh", action="store_true", help="ignore earlier results in --out")
+    p.add_argument("--split", nargs="+", choices=SPLITS, dest="splits",
+                   help="only the questions of these splits (default: all)")
+    p.add_argument("--without", action="append", metavar="CHECK", default=[],
+                   help="turn an answer check off for this run, to measure what it is worth "
+                   "(repeatable; names: " + ", ".join(check_names()) + ")")
     p.add_argument("--baseline", type=Path, metavar="DIR",
                    help="an earlier run's --out: report which answers changed against it and "
                    "whether the difference is more than noise")
@@ -228,8 +234,9 @@ def answer_notes(result: Any, settings: Settings) -> list[str]:
         notes.append("  (quoted from the passage: the model did not answer in words; this is the "
                      "sentence that best matches the question, so check that it answers it)")
     if result.cut_off:
-        notes.append(f"  (cut off at the {settings.max_answer_tokens}-token answer limit: ask a "
-                     "narrower question, or raise ASSISTANT_MAX_ANSWER_TOKENS)")
+        limit = settings.answer.max_answer_tokens
+        notes.append(f"  (cut off at the {limit}-token answer limit: ask a narrower question, "
+                     "or raise ASSISTANT_ANSWER__MAX_ANSWER_TOKENS)")
     return notes
 
 
@@ -332,7 +339,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 
     summary = run_eval(settings, args.questions, args.models or [settings.model], args.out,
                        limit=args.limit, kinds=args.kinds, fresh=args.fresh,
-                       baseline=args.baseline)
+                       baseline=args.baseline, splits=args.splits, without=args.without)
     print(summary)
     return 0
 

@@ -10,7 +10,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -28,9 +28,128 @@ def _default_data_dir() -> Path:
     return Path(base) / "article-assistant"
 
 
+def _comma_list(v: Any) -> Any:
+    # From the environment a comma-separated list reads more naturally than JSON.
+    if isinstance(v, str):
+        return [p.strip() for p in v.split(",") if p.strip()]
+    return v
+
+
+class RetrievalSettings(BaseModel):
+    """Everything that decides which passages a question gets; the eval keys its frozen
+    retrieval on a hash of this whole section."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    top_k: int = Field(default=4, ge=1, le=20, description="Passages given to the model.")
+    candidates: int = Field(
+        default=30, ge=5, le=200, description="Candidates taken from each of BM25 and vectors."
+    )
+    hybrid: bool = Field(default=True, description="Fuse BM25 with vector search (else vectors).")
+    rrf_k: int = Field(default=60, ge=1, description="Reciprocal rank fusion constant.")
+    bm25_weight: float = Field(default=3.0, ge=0.0, description="Weight of BM25 ranks in fusion.")
+    reference_weight: float = Field(
+        default=3.0, ge=0.0,
+        description="Weight in fusion of the chunks whose locator holds a provision the question "
+        "names (\"Article 53(2)\", \"Section 1.b.ii\"); 0 turns this off.",
+    )
+    followup_weight: float = Field(
+        default=0.45, ge=0.0,
+        description="Weight in fusion of a follow-up's own words, searched beside the earlier "
+        "question + follow-up; 0 turns this off.",
+    )
+    max_per_doc: int = Field(
+        default=4, ge=1, description="At most this many passages from one document in the top-k."
+    )
+    rewrite_followups: Literal["history", "llm", "off"] = Field(
+        default="history",
+        description="How follow-ups become a standalone search query: prepend the previous "
+        "question ('history', instant), ask the model ('llm'), or not at all.",
+    )
+
+
+class AnswerSettings(BaseModel):
+    """How an answer is generated and which named checks (assistant/answer/checks/) judge it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="Sampling temperature.")
+    max_answer_tokens: int = Field(
+        default=224, ge=16, le=2048,
+        description="Answer length cap; an answer that reaches it is flagged cut_off.",
+    )
+    prompt_budget_tokens: int = Field(
+        default=800,
+        ge=200,
+        description="Most prompt tokens per answer; passages are trimmed by rank to fit.",
+    )
+    retry_declined: bool = Field(
+        default=True,
+        description="When the model declines although relevant passages were found, ask once "
+        "more with a prompt that says the answer is there; the support check still applies.",
+    )
+    quote_threshold: float = Field(
+        default=1.1, ge=0.0,
+        description="When the model declines twice although relevant passages were found, quote "
+        "the passage sentence that best matches the question if its score (cosine similarity "
+        "plus half the share of the question's words it holds) reaches this; 0 turns it off.",
+    )
+    disabled_checks: list[str] = Field(
+        default_factory=list,
+        description="Answer checks turned off, by name (`assistant eval --without NAME` "
+        "measures one); the names are listed in assistant/answer/checks/.",
+    )
+    min_relevance: float = Field(
+        default=0.22,
+        ge=-1.0,
+        le=1.0,
+        description="Check no_relevant_passages: abstain without asking the model when the best "
+        "passage's cosine similarity to the question is below this.",
+    )
+    support_threshold: float = Field(
+        default=0.5, ge=0.0, le=1.0,
+        description="Check unsupported: share of a sentence's content words its passage must "
+        "hold for the sentence to count as supported.",
+    )
+
+    _split_disabled = field_validator("disabled_checks", mode="before")(_comma_list)
+
+
+# Where each pre-section flat name now lives.
+_SECTION_OF = {
+    **{name: "retrieval" for name in RetrievalSettings.model_fields},
+    **{name: "answer" for name in AnswerSettings.model_fields},
+}
+
+
+def _nest_flat(data: Any) -> Any:
+    if not isinstance(data, dict):
+        return data
+    flat = {k: v for k, v in data.items() if k in _SECTION_OF}
+    if not flat:
+        return data
+    out = {k: v for k, v in data.items() if k not in flat}
+    for name, value in flat.items():
+        section = out.get(_SECTION_OF[name])
+        section = section.model_dump() if isinstance(section, BaseModel) else dict(section or {})
+        # A value given in the section itself wins over the flat name.
+        section.setdefault(name, value)
+        out[_SECTION_OF[name]] = section
+    return out
+
+
+def _legacy_env() -> dict[str, str]:
+    """ASSISTANT_TOP_K and the like, from before the sections, read as their new homes."""
+    return {
+        name: os.environ[f"ASSISTANT_{name.upper()}"]
+        for name in _SECTION_OF if f"ASSISTANT_{name.upper()}" in os.environ
+    }
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="ASSISTANT_", extra="forbid", enable_decoding=False
+        env_prefix="ASSISTANT_", extra="forbid", enable_decoding=False,
+        env_nested_delimiter="__",
     )
 
     data_dir: Path = Field(
@@ -80,59 +199,8 @@ class Settings(BaseSettings):
         description="OpenAI-compatible endpoints offered in the UI's model picker "
         "(each 'openai:<base-url>#<model>').",
     )
-    top_k: int = Field(default=4, ge=1, le=20, description="Passages given to the model.")
-    candidates: int = Field(
-        default=30, ge=5, le=200, description="Candidates taken from each of BM25 and vectors."
-    )
-    hybrid: bool = Field(default=True, description="Fuse BM25 with vector search (else vectors).")
-    rrf_k: int = Field(default=60, ge=1, description="Reciprocal rank fusion constant.")
-    bm25_weight: float = Field(default=3.0, ge=0.0, description="Weight of BM25 ranks in fusion.")
-    reference_weight: float = Field(
-        default=3.0, ge=0.0,
-        description="Weight in fusion of the chunks whose locator holds a provision the question "
-        "names (\"Article 53(2)\", \"Section 1.b.ii\"); 0 turns this off.",
-    )
-    followup_weight: float = Field(
-        default=0.45, ge=0.0,
-        description="Weight in fusion of a follow-up's own words, searched beside the earlier "
-        "question + follow-up (tuned on eval/questions.jsonl); 0 turns this off.",
-    )
-    max_per_doc: int = Field(
-        default=4, ge=1, description="At most this many passages from one document in the top-k."
-    )
-    min_relevance: float = Field(
-        default=0.22,
-        ge=-1.0,
-        le=1.0,
-        description="Abstain without asking the model when the best passage's cosine similarity "
-        "to the question is below this (tuned on eval/questions.jsonl).",
-    )
-    retry_declined: bool = Field(
-        default=True,
-        description="When the model declines although relevant passages were found, ask once "
-        "more with a prompt that says the answer is there; the support check still applies.",
-    )
-    quote_threshold: float = Field(
-        default=1.1, ge=0.0,
-        description="When the model declines twice although relevant passages were found, quote "
-        "the passage sentence that best matches the question if its score (cosine similarity "
-        "plus half the share of the question's words it holds) reaches this; 0 turns it off. "
-        "Tuned on eval/questions.jsonl: at 1.1, 15 of 22 such sentences hold the answer and no "
-        "unanswerable question's sentence comes near (0.87 at most).",
-    )
-    temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="Sampling temperature.")
-    max_answer_tokens: int = Field(
-        default=224, ge=16, le=2048,
-        description="Answer length cap; an answer that reaches it is flagged cut_off.",
-    )
     context_window: int = Field(
         default=2048, ge=512, description="Context the model is loaded with (n_ctx / num_ctx)."
-    )
-    prompt_budget_tokens: int = Field(
-        default=800,
-        ge=200,
-        description="Most prompt tokens per answer; passages are trimmed by rank to fit "
-        "(800 fits all four passages for 92 of the 96 eval questions; 750 only for 71).",
     )
     threads: int = Field(
         default_factory=lambda: max(1, os.cpu_count() or 1),
@@ -145,19 +213,22 @@ class Settings(BaseSettings):
         default=4000, ge=10, description="Longest question accepted, in characters."
     )
     max_file_mb: float = Field(default=25.0, gt=0, description="Largest file ingested, in MB.")
-    rewrite_followups: Literal["history", "llm", "off"] = Field(
-        default="history",
-        description="How follow-ups become a standalone search query: prepend the previous "
-        "question ('history', instant), ask the model ('llm'), or not at all.",
+    retrieval: RetrievalSettings = Field(
+        default_factory=lambda: RetrievalSettings(),
+        description="How passages are found (ASSISTANT_RETRIEVAL__<FIELD>).",
+    )
+    answer: AnswerSettings = Field(
+        default_factory=lambda: AnswerSettings(),
+        description="How an answer is written and checked (ASSISTANT_ANSWER__<FIELD>).",
     )
 
-    @field_validator("openai_endpoints", mode="before")
+    @model_validator(mode="before")
     @classmethod
-    def _endpoints(cls, v: Any) -> Any:
-        # From the environment a comma-separated list reads more naturally than JSON.
-        if isinstance(v, str):
-            return [p.strip() for p in v.split(",") if p.strip()]
-        return v
+    def _sectioned(cls, data: Any) -> Any:
+        # Flat names from before the sections ("top_k", ASSISTANT_TOP_K) still work.
+        return _nest_flat(data)
+
+    _endpoints = field_validator("openai_endpoints", mode="before")(_comma_list)
 
     def __init__(self, _toml_file: Path | None = None, **values: Any) -> None:
         type(self)._toml_path = _toml_file
@@ -221,6 +292,11 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"Settings file {path} is not valid TOML: {e}") from e
     given = {k: v for k, v in overrides.items() if v is not None}
+    for name, value in _legacy_env().items():
+        section = _SECTION_OF[name]
+        if f"ASSISTANT_{section.upper()}__{name.upper()}" not in os.environ:
+            given.setdefault(name, value)
+    given = _nest_flat(given)
     try:
         return Settings(_toml_file=path, **given)  # type: ignore[call-arg]
     except ValidationError as e:

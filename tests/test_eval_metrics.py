@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from assistant.answer.abstain import MODEL_DECLINED, NO_EVIDENCE
+from assistant.answer.checks import MODEL_DECLINED, NO_EVIDENCE
 from assistant.eval.metrics import (
     SUMMARY_METRICS,
     is_correct,
@@ -192,3 +192,54 @@ def test_answer_in_context_counts_only_the_passages_the_prompt_kept() -> None:
     assert score(left_out, [["California"]], ["b"])["answer_in_context"] is False
     kept = {**left_out, "retrieved": [{**p, "in_prompt": True} for p in left_out["retrieved"]]}
     assert score(kept, [["California"]], ["b"])["answer_in_context"] is True
+
+
+def _checked(qid: str, answerable: bool, correct: bool, drafts: list[dict[str, Any]],
+             abstain_check: str = "", split: str = "tune") -> dict[str, Any]:
+    return {"id": qid, "answerable": answerable, "correct": correct, "drafts": drafts,
+            "abstain_check": abstain_check, "abstained": bool(abstain_check), "split": split}
+
+
+def test_check_table_counts_firings_and_reads_what_turning_a_check_off_would_change():
+    from types import SimpleNamespace
+
+    from assistant.eval.metrics import answer_without, check_table, summarize_by_split
+
+    q = {"a": SimpleNamespace(must_include=[["Daniel Ek"]]),
+         "b": SimpleNamespace(must_include=[["Economist"]]),
+         "u": SimpleNamespace(must_include=[]),
+         "g": SimpleNamespace(must_include=[["OpenAI"]])}
+    records = [
+        # The echo check stopped a right first draft; the retry declined: turning it off gains.
+        _checked("a", True, False,
+                 [{"text": "Daniel Ek joined [1].", "checks": ["echoes_question"]},
+                  {"text": "No idea.", "checks": ["empty_or_declined"]}],
+                 "empty_or_declined"),
+        # Two checks fired: turning one off changes nothing.
+        _checked("b", True, False, [{"text": "X [1].", "checks": ["echoes_question",
+                                                                   "misses_figure"]}],
+                 "echoes_question"),
+        # The support check rightly stopped an invented answer to an unanswerable question.
+        _checked("u", False, True, [{"text": "Canberra.", "checks": ["unsupported"]}],
+                 "unsupported", split="holdout"),
+        # A gate before generation leaves no draft: no estimate.
+        _checked("g", True, False, [{"text": None, "checks": ["names_unmentioned"]}],
+                 "names_unmentioned"),
+    ]
+    assert answer_without(records[0], "echoes_question") == "Daniel Ek joined [1]."
+    assert answer_without(records[0], "empty_or_declined") == "No idea."
+    assert answer_without(records[1], "echoes_question") is None
+    assert answer_without(records[3], "names_unmentioned") is None
+    table = check_table(records, q)
+    assert table["echoes_question"] == {
+        "fired_answerable": 2, "fired_unanswerable": 0, "decided_answerable": 1,
+        "decided_unanswerable": 0, "without_gained": 1, "without_lost": 0}
+    assert table["unsupported"]["decided_unanswerable"] == 1
+    assert table["unsupported"]["without_lost"] == 1
+    assert table["names_unmentioned"]["without_gained"] == 0
+    for r in records:
+        r.update(model_ran=True, citation_hit=None, citation_precision=None, retrieval_hit=None,
+                 reciprocal_rank=None, kind="fact")
+    by_split = summarize_by_split(records)
+    assert by_split["tune"]["questions"] == 3 and by_split["holdout"]["questions"] == 1
+    assert by_split["holdout"]["abstention_accuracy"] == 1.0

@@ -180,7 +180,7 @@ def test_no_passage_is_named_for_a_plain_decline_or_an_invented_retry():
 
 
 def test_a_yes_or_no_question_answered_no_is_an_answer_and_a_bare_no_is_not() -> None:
-    from assistant.answer.abstain import echoes_question
+    from assistant.answer.checks.draft import echoes_question
 
     asked = "Do I have to pay royalties to Meta to use Llama 3.1?"
     assert not echoes_question("No, you do not have to pay royalties to Meta [1].", asked)
@@ -220,3 +220,38 @@ def test_cut_off_describes_the_answer_shown_not_a_discarded_draft() -> None:
     model = FakeChatModel.scripted(declined, declined)
     _, result = run(model, options=AnswerOptions(max_tokens=8))
     assert result.abstained and not result.cut_off
+
+
+def test_each_abstention_names_the_check_that_decided_it_and_the_drafts_are_kept():
+    _, result = run(FakeChatModel.scripted("Canberra [1]."), similarity=0.1)
+    assert result.abstain_check == "no_relevant_passages"
+    assert result.drafts == [{"text": None, "checks": ["no_relevant_passages"]}]
+
+    model = FakeChatModel.scripted("The documents do not say.", "The documents do not say.")
+    _, result = run(model)
+    assert result.abstain_check == "empty_or_declined"
+    # Every enabled check runs on each draft (the eval counts them all); the first decides.
+    assert [d["checks"][0] for d in result.drafts] == ["empty_or_declined"] * 2
+    assert result.to_json()["abstain_check"] == "empty_or_declined"
+
+    _, result = run(FakeChatModel.scripted("Tim Cook of Apple signed it in Cupertino [2]."))
+    assert result.abstain_check == "unsupported" and result.abstain_reason == "answer_not_supported"
+    # A sentence-stage check earns no retry: the model wrote something, just not from here.
+    assert len(result.drafts) == 1
+
+
+def test_a_disabled_check_lets_the_draft_through():
+    options = AnswerOptions(disabled_checks=("unsupported",))
+    _, result = run(FakeChatModel.scripted("Tim Cook of Apple signed it in Cupertino [2]."),
+                    options=options)
+    assert not result.abstained and result.abstain_check == ""
+    assert result.drafts == [{"text": "Tim Cook of Apple signed it in Cupertino [2].",
+                              "checks": []}]
+
+
+def test_the_answer_record_carries_passage_text_and_whether_it_entered_the_prompt():
+    _, result = run(FakeChatModel.scripted("Spotify CEO Daniel Ek joined Mark Zuckerberg [1]."))
+    record = result.to_json()
+    assert [r["in_prompt"] for r in record["retrieved"]] == [True, True]
+    assert record["retrieved"][0]["text"].startswith("Meta Platforms CEO")
+    assert {"abstain_reason", "abstain_check", "drafts", "citations"} <= set(record)

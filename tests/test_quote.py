@@ -88,7 +88,7 @@ def test_real_minilm_quotes_an_answering_sentence_and_not_for_an_off_corpus_ques
     from assistant.settings import Settings
 
     service = ChatService(Settings(data_dir=corpus_data_dir))
-    threshold = service.settings.quote_threshold
+    threshold = service.settings.answer.quote_threshold
     embed_query, embed = service.embedder.embed_query, service.embedder.embed
 
     asked = "Who is not granted the license rights for the multimodal models in Llama 3.2?"

@@ -11,7 +11,7 @@ def test_precedence_defaults_file_env_flags(tmp_path, monkeypatch):
     monkeypatch.setenv("ASSISTANT_COLLECTION", "env")
     monkeypatch.setenv("ASSISTANT_OPENAI_ENDPOINTS", "openai:http://a/v1#m1, openai:http://b/v1#m2")
     s = load_settings(cfg, model="llamacpp:smollm2-135m", data_dir=None)
-    assert s.top_k == 7  # file beats default
+    assert s.retrieval.top_k == 7  # file beats default
     assert s.collection == "env"  # env beats file
     assert s.model == "llamacpp:smollm2-135m"  # flag beats all
     assert s.openai_endpoints == ["openai:http://a/v1#m1", "openai:http://b/v1#m2"]
@@ -43,3 +43,29 @@ def test_model_specs():
     for bad in ("gpt4", "llamacpp:", "openai:local", "vllm:x"):
         with pytest.raises(ConfigError, match="use llamacpp:|needs a base URL"):
             parse_spec(bad)
+
+
+def test_sections_from_file_env_and_flags(tmp_path, monkeypatch):
+    cfg = tmp_path / "a.toml"
+    cfg.write_text('[retrieval]\ntop_k = 6\n[answer]\nsupport_threshold = 0.6\n')
+    monkeypatch.setenv("ASSISTANT_ANSWER__DISABLED_CHECKS", "names_unmentioned, unsupported")
+    monkeypatch.setenv("ASSISTANT_RETRIEVAL__BM25_WEIGHT", "2.5")
+    s = load_settings(cfg, min_relevance=0.3)
+    assert (s.retrieval.top_k, s.retrieval.bm25_weight) == (6, 2.5)
+    assert s.answer.disabled_checks == ["names_unmentioned", "unsupported"]
+    assert (s.answer.support_threshold, s.answer.min_relevance) == (0.6, 0.3)
+    # The flat names from before the sections still reach their section.
+    monkeypatch.setenv("ASSISTANT_MAX_ANSWER_TOKENS", "100")
+    assert load_settings().answer.max_answer_tokens == 100
+    # The nested name wins over the flat one.
+    monkeypatch.setenv("ASSISTANT_ANSWER__MAX_ANSWER_TOKENS", "120")
+    assert load_settings().answer.max_answer_tokens == 120
+
+
+def test_an_unknown_answer_check_is_refused_with_the_valid_names():
+    from assistant.answer import checks
+
+    with pytest.raises(ConfigError, match="unsupportd") as err:
+        checks.require_known(["unsupported", "unsupportd"])
+    assert "names_unmentioned" in err.value.hint and "unsupported" in err.value.hint
+    checks.require_known(["unsupported"])

@@ -195,11 +195,11 @@ def build_app(
                             stop_btn = gr.Button("Stop", variant="stop", scale=1,
                                                  elem_id="stop", min_width=80)
                         with gr.Accordion("Settings", open=False):
-                            top_k = gr.Slider(1, 20, value=settings.top_k, step=1,
+                            top_k = gr.Slider(1, 20, value=settings.retrieval.top_k, step=1,
                                               label="Passages given to the model (top-k)")
-                            temperature = gr.Slider(0.0, 2.0, value=settings.temperature,
+                            temperature = gr.Slider(0.0, 2.0, value=settings.answer.temperature,
                                                     step=0.05, label="Temperature")
-                            hybrid = gr.Checkbox(value=settings.hybrid,
+                            hybrid = gr.Checkbox(value=settings.retrieval.hybrid,
                                                  label="Hybrid search (BM25 + vectors)")
                             show_retrieved = gr.Checkbox(
                                 value=True, label="Show retrieved passages that were not cited"

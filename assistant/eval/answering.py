@@ -76,32 +76,16 @@ def record(
 ) -> dict[str, Any]:
     result.standalone_query = frozen.standalone
     result.stamp = stamp
-    data = result.to_json()
-    given = {p.chunk_id for p in result.passages}
+    # The answer's one record shape (as `ask --json` prints it), plus what the eval adds.
     record: dict[str, Any] = {
         "id": q.id,
+        **result.to_json(),
         "question": q.question,
         "kind": q.kind,
+        "split": q.split,
         "answerable": q.answerable,
         "model": stamp["model"],
-        "answer": data["answer"],
-        "abstained": data["abstained"],
-        "abstain_reason": data["abstain_reason"],
-        "raw_answer": result.raw_answer,
-        "retried": result.retried,
-        "cut_off": result.cut_off,
-        "quoted": result.quoted,
         "standalone_query": frozen.standalone,
-        "citations": data["citations"],
-        "pointed": data["pointed"],
-        # With the text, so "answer in context" can be scored (and rescored) from the record,
-        # and whether the passage entered the prompt: the budget may leave the last ones out.
-        "retrieved": [{**r, "text": p.text, "in_prompt": p.chunk_id in given}
-                      for r, p in zip(data["retrieved"], result.retrieved, strict=True)],
-        "timings": data["timings"],
-        "prompt_tokens": data["prompt_tokens"],
-        "completion_tokens": data["completion_tokens"],
-        "stamp": stamp,
         "config": config,
         "answered_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }

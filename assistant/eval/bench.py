@@ -148,7 +148,7 @@ def bench_naive(service: ChatService, questions: list[Question]) -> dict[str, An
         docs.append(Document(text=text, metadata={"doc_id": src.doc_id}))
     LISettings.embed_model = service.embedder.as_llama_index()
     times = []
-    max_tokens = service.settings.max_answer_tokens
+    max_tokens = service.settings.answer.max_answer_tokens
     with model.as_completion_llm(max_tokens, on_prompt=count_prompt) as llm:
         LISettings.llm = llm
         t = time.perf_counter()

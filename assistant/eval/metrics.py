@@ -10,7 +10,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from assistant.answer.abstain import NO_EVIDENCE, NOT_MENTIONED
+from assistant.answer.checks import NO_EVIDENCE, NOT_MENTIONED
 from assistant.eval.compare import wilson
 
 Record = Mapping[str, Any]
@@ -174,3 +174,58 @@ def summarize(records: Sequence[Record]) -> dict[str, Any]:
 def summarize_by_kind(records: Sequence[Record]) -> dict[str, dict[str, Any]]:
     kinds = _unique(r["kind"] for r in records)
     return {k: summarize([r for r in records if r["kind"] == k]) for k in kinds}
+
+
+def summarize_by_split(records: Sequence[Record]) -> dict[str, dict[str, Any]]:
+    splits = _unique(r.get("split", "tune") for r in records)
+    return {s: summarize([r for r in records if r.get("split", "tune") == s]) for s in splits}
+
+
+def fired_checks(record: Record) -> list[str]:
+    """Every answer check that fired on any draft of the record (or before generation)."""
+    return _unique(name for d in record.get("drafts") or [] for name in d.get("checks", []))
+
+
+def answer_without(record: Record, check: str) -> str | None:
+    """What the record would have shown with `check` turned off, when that can be read off its
+    drafts: a draft on which `check` alone fired would have been the answer. None when the
+    outcome would not change, or cannot be known (a check before generation stopped the model,
+    so there is no draft to show)."""
+    drafts = [d for d in record.get("drafts") or [] if d.get("text") is not None]
+    if not drafts:
+        return None
+    first = drafts[0]
+    if first.get("checks") == [check]:
+        return str(first["text"])
+    # Another draft check stopped the first draft; the retry may have been stopped by this one.
+    if len(drafts) > 1 and drafts[1].get("checks") == [check]:
+        return str(drafts[1]["text"])
+    return None
+
+
+def check_table(records: Sequence[Record], questions: Mapping[str, Any]) -> dict[str, Any]:
+    """Per named check: how often it fired on answerable and on unanswerable questions, how
+    often it decided an abstention, and its worth estimated from the drafts: the questions that
+    turning it off would gain and lose. `questions` maps id -> Question (for must_include)."""
+    names = _unique(n for r in records for n in fired_checks(r))
+    table = {}
+    for name in names:
+        row = {"fired_answerable": 0, "fired_unanswerable": 0, "decided_answerable": 0,
+               "decided_unanswerable": 0, "without_gained": 0, "without_lost": 0}
+        for r in records:
+            side = "answerable" if r["answerable"] else "unanswerable"
+            if name in fired_checks(r):
+                row[f"fired_{side}"] += 1
+            if r.get("abstain_check") == name:
+                row[f"decided_{side}"] += 1
+            shown = answer_without(r, name)
+            q = questions.get(r["id"])
+            if shown is None or q is None:
+                continue
+            right = is_correct(shown, False, bool(r["answerable"]), q.must_include)
+            if right and not r["correct"]:
+                row["without_gained"] += 1
+            elif r["correct"] and not right:
+                row["without_lost"] += 1
+        table[name] = row
+    return table

@@ -55,14 +55,52 @@ def _k(summary: Mapping[str, Any]) -> int:
     return max((m["overall"]["k"] for m in summary["models"].values()), default=0)
 
 
-def _rows(summary: Mapping[str, Any], part: str | None = None) -> tuple[list[str], list[list[str]]]:
+def _rows(summary: Mapping[str, Any], part: str | None = None, section: str = "by_kind"
+          ) -> tuple[list[str], list[list[str]]]:
     cols = columns(_k(summary))
     header = ["model"] + [c[0] for c in cols]
     rows = []
     for model, data in summary["models"].items():
-        metrics = data["overall"] if part is None else data["by_kind"].get(part)
+        metrics = data["overall"] if part is None else data.get(section, {}).get(part)
         if metrics is not None:
             rows.append([model] + [fmt(metrics.get(key)) for _, key, fmt in cols])
+    return header, rows
+
+
+def _splits(summary: Mapping[str, Any]) -> list[str]:
+    found = {s for d in summary["models"].values() for s in d.get("by_split", {})}
+    return [s for s in ("holdout", "tune") if s in found] + sorted(found - {"holdout", "tune"})
+
+
+def split_rows(summary: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """One row per model and split, the holdout first: the number a user can expect."""
+    header, rows = _rows(summary)
+    out = []
+    for split in _splits(summary):
+        _, part = _rows(summary, split, "by_split")
+        n = next(iter(summary["models"].values())).get("by_split", {}).get(split, {})
+        out += [[f"{r[0]} · {split} ({n.get('questions', 0)} q)", *r[1:]] for r in part]
+    return ["model · split", *header[1:]], out
+
+
+CHECK_COLUMNS = (
+    ("fired: answerable", "fired_answerable"), ("fired: unanswerable", "fired_unanswerable"),
+    ("decided: answerable", "decided_answerable"),
+    ("decided: unanswerable", "decided_unanswerable"),
+    ("off: gained", "without_gained"), ("off: lost", "without_lost"),
+)
+
+
+def check_rows(summary: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Per model, split and named answer check: how often it fired and decided, and what
+    turning it off would change, read off the drafts (no estimate for checks that stop the
+    model before it writes: measure those with `--without`)."""
+    header = ["model · split", "check", *(c[0] for c in CHECK_COLUMNS)]
+    rows = []
+    for model, data in summary["models"].items():
+        for split in _splits(summary):
+            for name, row in sorted(data.get("checks", {}).get(split, {}).items()):
+                rows.append([f"{model} · {split}", name, *(str(row[k]) for _, k in CHECK_COLUMNS)])
     return header, rows
 
 
@@ -77,7 +115,22 @@ def summary_table(summary: Mapping[str, Any]) -> str:
 
     caption = f"{summary['questions']} questions from {summary['question_file']}"
     table = [caption, line(header), line(["-" * w for w in widths]), *map(line, rows)]
+    if len(_splits(summary)) > 1:
+        table += ["", "by split:", *_plain(*split_rows(summary))]
+    if summary.get("without"):
+        table += ["", f"checks turned off: {', '.join(summary['without'])}"]
     return "\n".join(table + [""] + comparison_sentences(summary) if _compared(summary) else table)
+
+
+def _plain(header: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        first = cells[0].ljust(widths[0])
+        rest = (c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True))
+        return "  ".join([first, *rest]).rstrip()
+
+    return [line(header), line(["-" * w for w in widths]), *map(line, rows)]
 
 
 # ---- comparisons ------------------------------------------------------------------------------
@@ -236,6 +289,14 @@ def _kinds(summary: Mapping[str, Any]) -> list[str]:
     return list(seen)
 
 
+_CHECKS_NOTE = (
+    "Each named answer check (assistant/answer/checks/): how often it fired on answerable and "
+    "unanswerable questions, how often it decided the abstention, and what turning it off "
+    "would have gained and lost, read off the drafts it stopped. A check before generation "
+    "leaves no draft: its worth is measured with `assistant eval --without NAME`."
+)
+
+
 def render_markdown(
     summary: Mapping[str, Any], questions: Sequence[Question], records: Records
 ) -> str:
@@ -253,6 +314,19 @@ def render_markdown(
         "latency and prompt tokens over answers the model generated. `-` means no such question.",
         "",
         "![accuracy](accuracy.png) ![latency](latency.png)",
+        "",
+        "## By split",
+        "",
+        "Tuning decisions are made on the `tune` split; `holdout` is what a user can expect.",
+        "",
+        *_md_table(*split_rows(summary)),
+        "",
+        "## Answer checks",
+        "",
+        _CHECKS_NOTE + (f" Turned off in this run: {', '.join(summary['without'])}."
+                        if summary.get("without") else ""),
+        "",
+        *_md_table(*check_rows(summary)),
         "",
         "## Runs",
         "",
@@ -355,6 +429,13 @@ def render_html(
         f"</code> (kinds: {_e(', '.join(summary['kinds']))}), {_e(summary['created'])}.</p>",
         "<h2>Summary</h2>",
         _html_table(*_rows(summary)),
+        "<h2>By split</h2>",
+        "<p>Tuning decisions are made on the <code>tune</code> split; <code>holdout</code> is "
+        "what a user can expect.</p>",
+        _html_table(*split_rows(summary)),
+        "<h2>Answer checks</h2>",
+        f"<p>{_e(_CHECKS_NOTE)}</p>",
+        _html_table(*check_rows(summary)),
         "<p class=small>Rates are over answerable questions (abstention accuracy: over "
         "unanswerable ones); latency and prompt tokens over answers the model generated. "
         "- means no such question.</p>",

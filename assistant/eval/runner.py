@@ -25,8 +25,14 @@ from assistant.chat import ChatService
 from assistant.code_version import source_version
 from assistant.errors import ConfigError
 from assistant.eval import answering, compare, report
-from assistant.eval.metrics import score, summarize, summarize_by_kind
-from assistant.eval.questions import KINDS, Question, load_questions, select
+from assistant.eval.metrics import (
+    check_table,
+    score,
+    summarize,
+    summarize_by_kind,
+    summarize_by_split,
+)
+from assistant.eval.questions import KINDS, SPLITS, Question, load_questions, select
 from assistant.models.base import parse_spec
 from assistant.settings import Settings
 
@@ -106,9 +112,9 @@ def _retrieval_key(s: Settings, ident: dict[str, str], q: Question) -> str:
     return _digest({
         "question": q.question, "history": q.history,
         "corpus": ident["corpus_hash"], "embedder": ident["embedder"],
-        "chunking": ident["chunking"], "top_k": s.top_k, "candidates": s.candidates,
-        "hybrid": s.hybrid, "rrf_k": s.rrf_k, "bm25_weight": s.bm25_weight,
-        "max_per_doc": s.max_per_doc, "rewrite": s.rewrite_followups,
+        "chunking": ident["chunking"],
+        # The whole section: a setting added to it can never be missed from the key.
+        "retrieval": s.retrieval.model_dump(),
         "code": ident.get("retrieval_code", ""),
     })
 
@@ -116,7 +122,8 @@ def _retrieval_key(s: Settings, ident: dict[str, str], q: Question) -> str:
 def _rescore(record: dict[str, Any], q: Question) -> dict[str, Any]:
     # Gold answers may have been corrected since the record was written; scoring is cheap and
     # pure, so the file always agrees with the current question file.
-    record = {**record, "question": q.question, "kind": q.kind, "answerable": q.answerable}
+    record = {**record, "question": q.question, "kind": q.kind, "answerable": q.answerable,
+              "split": q.split}
     record.update(score(record, q.must_include, q.sources))
     return record
 
@@ -144,13 +151,20 @@ def run_eval(
     fresh: bool = False,
     on_progress: ProgressFn | None = None,
     baseline: Path | None = None,
+    splits: list[str] | None = None,
+    without: list[str] | None = None,
 ) -> str:
     """Run the question set against every model; write results, summary and reports to `out`.
 
     `baseline`, an earlier run's `out`, adds a paired comparison of each model against its own
-    answers there."""
+    answers there. `without` names answer checks to turn off for this run (what a check is
+    worth is the difference against a run with it)."""
+    if without:
+        disabled = list(dict.fromkeys([*settings.answer.disabled_checks, *without]))
+        settings = settings.model_copy(update={
+            "answer": settings.answer.model_copy(update={"disabled_checks": disabled})})
     all_questions = load_questions(questions)
-    selected = select(all_questions, kinds, limit)
+    selected = select(all_questions, kinds, limit, splits)
     labels = list(dict.fromkeys(parse_spec(m).text for m in models))
     if not labels:
         raise ConfigError("No model to evaluate", "pass at least one --model SPEC")
@@ -249,12 +263,20 @@ def run_eval(
         "questions": len(selected),
         "kinds": kinds or list(KINDS),
         "limit": limit,
+        "splits": splits or list(SPLITS),
+        "without": list(without or []),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "models": {
             m: {
                 "stamp": stamps[m],
                 "overall": summarize(records[m]),
                 "by_kind": summarize_by_kind(records[m]),
+                "by_split": summarize_by_split(records[m]),
+                "checks": {
+                    split: check_table([r for r in records[m] if r.get("split") == split],
+                                       by_id)
+                    for split in dict.fromkeys(r.get("split", "tune") for r in records[m])
+                },
             }
             for m in labels
         },

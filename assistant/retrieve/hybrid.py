@@ -173,7 +173,7 @@ class HybridRetriever:
     ) -> tuple[list[tuple[list[str], float]], list[tuple[str, float]], list[str]]:
         """The weighted rankings fused for one query: vectors, and in hybrid mode BM25 and the
         provisions it names. Also the vector hits with their similarity, and the BM25 ids."""
-        s = self.settings
+        s = self.settings.retrieval
         vec_hits = self.vector_search(index, qvec, s.candidates)
         ranked: list[tuple[list[str], float]] = [([cid for cid, _ in vec_hits], weight)]
         bm25_ids: list[str] = []
@@ -193,7 +193,7 @@ class HybridRetriever:
         follows: searched too, at `followup_weight`, so the earlier question's words do not
         drown what is asked now."""
         started = time.perf_counter()
-        s = self.settings
+        s = self.settings.retrieval
         top_k = top_k or s.top_k
         hybrid = s.hybrid if hybrid is None else hybrid
         index = self._current()

@@ -1,34 +1,15 @@
-"""Deciding "the corpus does not say": from retrieval evidence before generation, and from the
-model's own words and the support check after it."""
+"""Checks on the model's draft text: it declined, echoed the question, left out the figure
+asked for, or only named a source. A draft one of these stops gets one retry (see generate.py).
+"""
 
 from __future__ import annotations
 
 import re
 
-from assistant.answer.citations import Sentence, strip_markers
+from assistant.answer.checks import MODEL_DECLINED, Check, Draft, register
+from assistant.answer.checks.evidence import _asked
+from assistant.answer.citations import strip_markers
 from assistant.retrieve.text import tokens
-
-NO_EVIDENCE = "no_relevant_passages"
-MODEL_DECLINED = "passages_do_not_answer"
-UNSUPPORTED = "answer_not_supported"
-NOT_MENTIONED = "passages_do_not_mention"
-
-MESSAGES = {
-    NO_EVIDENCE: "The documents do not say: nothing in them is about this question.",
-    MODEL_DECLINED: "The documents do not say: the closest passages (listed below) do not answer "
-    "this question.",
-    UNSUPPORTED: "The documents do not say: the draft answer was not supported by the passages "
-    "(listed below), so it is not shown.",
-    NOT_MENTIONED: "The documents do not say: the closest passages (listed below) never mention "
-    "{names}.",
-}
-
-# A declined draft that still pointed at passages ("The term ... is [3]."): no answer is shown,
-# but the reader learns where the model looked. The reason stays MODEL_DECLINED.
-POINTED = (
-    "No answer in words: the model pointed at {which} (listed first below) but did not say what "
-    "in it answers the question. Read it to check; nothing here confirms it."
-)
 
 _DECLINE = re.compile(
     r"\b(do|does|did)\s+not\s+(say|mention|contain|provide|specify|state|include|answer)\b|"
@@ -38,9 +19,6 @@ _DECLINE = re.compile(
     re.IGNORECASE,
 )
 
-
-def retrieval_says_nothing(best_similarity: float, min_relevance: float) -> bool:
-    return best_similarity < min_relevance
 
 
 def model_declined(answer: str) -> bool:
@@ -63,12 +41,6 @@ _POLAR = re.compile(
     re.IGNORECASE,
 )
 _YES_NO = re.compile(r"^\W*(yes|no)\b", re.IGNORECASE)
-
-
-def _asked(question: str) -> str:
-    """The question proper: the last sentence (a multi-hop question's preamble states facts)."""
-    parts = [p for p in re.split(r"(?<=[.?!])\s+", question.strip()) if p]
-    return parts[-1] if parts else ""
 
 
 def echoes_question(answer: str, question: str) -> bool:
@@ -139,65 +111,51 @@ def misses_the_figure(answer: str, question: str) -> bool:
     return not any(m.group(0).lower() not in given for m in _FIGURE.finditer(said))
 
 
-def unsupported(sentences: list[Sentence]) -> bool:
-    """Every sentence failed the support check: the model answered from its own memory."""
-    return bool(sentences) and not any(s.supported for s in sentences)
 
 
-# Capitalised words that start or shape a question rather than name something.
-_NOT_NAMES = frozenset(
-    "who whom whose what when where which why how is are was were do does did can could may might "
-    "must should would will shall the a an in on of under and or to for by with from it its this "
-    "that these those according i my besides above below after before".split()
-)
-_NAME = re.compile(r"\b[A-Z][\w.-]*[A-Za-z0-9]")
-_CONNECTIVES = frozenset({"of", "the", "for", "and", "on", "de"})
+def _need(draft: Draft | None) -> str:
+    assert draft is not None, "a draft check needs the draft"
+    return draft.text
 
 
-def question_names(question: str) -> list[str]:
-    """Names in the question proper (its last sentence; a multi-hop question's preamble names
-    things from another document): capitalised words past the first, "Act's" read as "Act" and
-    "CEOs" as "CEO"."""
-    asked = _asked(question)
-    names = []
-    for match in _NAME.finditer(asked):
-        if match.start() == 0:
-            continue
-        word = re.sub(r"['’]s$", "", match.group(0))
-        if re.fullmatch(r"[A-Z]{2,}s", word):
-            word = word[:-1]
-        if word.lower() not in _NOT_NAMES and word not in names:
-            names.append(word)
-    return names
+register(Check(
+    "empty_or_declined", "draft", MODEL_DECLINED,
+    lambda e, d: "declined" if not _need(d) or model_declined(_need(d)) else "",
+    "the draft is empty or opens by saying the passages do not answer",
+))
+register(Check(
+    "echoes_question", "draft", MODEL_DECLINED,
+    lambda e, d: "echo" if _need(d) and echoes_question(_need(d), e.question) else "",
+    "the draft adds no word of its own to the question",
+))
+register(Check(
+    "misses_figure", "draft", MODEL_DECLINED,
+    lambda e, d: "no figure" if _need(d) and misses_the_figure(_need(d), e.question) else "",
+    "the question asks for a number or date and the draft holds none",
+))
+register(Check(
+    "only_names_source", "draft", MODEL_DECLINED,
+    lambda e, d: "names a source" if _need(d) and only_names_a_source(_need(d), e.headers)
+    else "",
+    "the draft only copies a passage's heading",
+))
 
 
-def _initialisms(text: str) -> set[str]:
-    """Every initialism a run of words spells: "Open Source AI Definition" gives OSAID (an
-    all-capitals word counts whole), "Open Source Initiative" gives OSI."""
-    words = [w for w in re.findall(r"[A-Za-z][\w-]*", text) if w.lower() not in _CONNECTIVES]
-    out = set()
-    for i in range(len(words)):
-        spelled = ""
-        for word in words[i : i + 6]:
-            spelled += word if word.isupper() else word[0].upper()
-            out.add(spelled)
-    return out
+def yes_restates_question(answer: str, question: str) -> bool:
+    """A yes/no question answered "Yes, <the question restated>": the yes comes from the
+    question's wording, not from a passage (the support check passes it, since the question's
+    words are the passage's too). A "yes" that adds what the passage says ("Yes, providers in a
+    third country are covered where the output is used in the Union") is not stopped; nor is a
+    "no", which cannot come from the question's wording."""
+    said = re.match(r"^\W*yes\b", strip_markers(answer), re.IGNORECASE)
+    if not said or not _POLAR.match(_asked(question)):
+        return False
+    own = set(tokens(strip_markers(answer)[said.end():])) - _FILLER - set(tokens(question))
+    return len(own) <= 1
 
 
-def unmentioned_names(question: str, texts: list[str]) -> list[str]:
-    """Names the question asks about that no passage mentions, not even as an initialism.
-    "Who is the CEO of OpenAI?" over passages about Meta and the OSI gives ["OpenAI"]: whatever
-    the model says, it cannot come from these passages."""
-    joined = "\n".join(texts)
-    lowered = joined.lower()
-    spelled: set[str] | None = None
-    missing = []
-    for name in question_names(question):
-        if name.lower() in lowered:
-            continue
-        if name.isupper() and len(name) >= 2:
-            spelled = _initialisms(joined) if spelled is None else spelled
-            if name in spelled:
-                continue
-        missing.append(name)
-    return missing
+register(Check(
+    "yes_restates_question", "draft", MODEL_DECLINED,
+    lambda e, d: "yes echo" if _need(d) and yes_restates_question(_need(d), e.question) else "",
+    "a yes/no question answered yes in the question's own words, adding at most one word",
+))
