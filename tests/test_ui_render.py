@@ -252,9 +252,19 @@ def test_record_from_a_real_answer_result() -> None:
     assert rec["cut_off"] is False and rec["quoted"] is False
     assert rec["citations"][0]["locator"] == "Section 2"
     assert rec["retrieved"][0]["chunk_id"] == "c1"
-    assert rec["sentences"] == [
-        {"text": "Daniel Ek joined.", "cited": [1], "supported": True, "support": 1.0}]
+    assert rec["sentences"] == [{"text": "Daniel Ek joined.", "cited": [1], "supported": True,
+                                 "support": 1.0, "moved_from": []}]
     assert 'href="#src-1-1"' in answer_html.render_answer(rec, 1)
+    # One record shape: what the UI stores is what `assistant ask --json` prints.
+    assert {k: v for k, v in rec.items() if k != "stopped"} == result.to_json()
+
+
+def test_an_abstention_names_the_check_that_decided_it() -> None:
+    rec = {"abstained": True, "abstain_reason": "passages_do_not_mention",
+           "abstain_check": "names_unmentioned", "answer": "The documents do not say: ...",
+           "model": "m"}
+    html = answer_html.render_answer(rec, 1)
+    assert "check: names&#95;unmentioned" in html and 'class="abstain-check"' in html
 
 
 def test_conversation_markdown_export() -> None:

@@ -89,7 +89,7 @@ def stamp_html(record: Record) -> str:
         bits.append(f'<span class="quoted" title="{esc(title)}">quoted from the passage</span>')
     if record.get("cut_off"):
         title = ("The answer reached the length limit and stops there; ask a narrower question, "
-                 "or raise max_answer_tokens (ASSISTANT_MAX_ANSWER_TOKENS).")
+                 "or raise max_answer_tokens (ASSISTANT_ANSWER__MAX_ANSWER_TOKENS).")
         bits.append(f'<span class="cut-off" title="{esc(title)}">cut off at the length limit'
                     "</span>")
     if record.get("stopped"):
@@ -107,9 +107,12 @@ def render_answer(record: Record, turn: int) -> str:
         if pointed:
             title = "No answer, only a passage to read"
             message = _linked(str(record.get("answer", "")), turn, pointed)
+        check = str(record.get("abstain_check", ""))
+        decided = (f'<span class="abstain-check" title="The answer check that decided this '
+                   f'(assistant/answer/checks/)">check: {md_esc(check)}</span>' if check else "")
         body = (
             f'<div class="abstain" role="note"><span class="abstain-title">ℹ {md_esc(title)}'
-            f"</span><br>{message}</div>"
+            f"</span><br>{message}{'<br>' + decided if decided else ''}</div>"
         )
     elif record.get("stopped") and not record.get("sentences"):
         body = f'<div class="answer">{md_esc(record.get("answer", ""))} …</div>'

@@ -82,6 +82,7 @@ a.cite:hover { background: var(--background-fill-secondary); text-decoration: un
 .abstain { border-left: 3px solid #60a5fa; padding: 0.2em 0.7em;
   background: var(--background-fill-secondary); border-radius: 4px; }
 .abstain-title { font-weight: 700; }
+.abstain-check { font-size: 0.8em; opacity: 0.75; }
 .stamp { margin-top: 0.45em; font-size: 0.78em; color: var(--body-text-color-subdued); }
 .answer.pending { color: var(--body-text-color-subdued); font-style: italic; }
 .cursor { animation: blink 1s steps(2, start) infinite; }

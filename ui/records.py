@@ -15,25 +15,6 @@ def passage_record(p: Any) -> dict[str, Any]:
 
 
 def record_from_result(result: Any) -> dict[str, Any]:
-    """The plain, JSON-able view of an AnswerResult that the UI stores and renders."""
-    return {
-        "question": result.question,
-        "answer": result.answer,
-        "abstained": bool(result.abstained),
-        "abstain_reason": result.abstain_reason,
-        "model": result.model,
-        "standalone_query": result.standalone_query,
-        "sentences": [
-            {"text": s.text, "cited": list(s.cited), "supported": bool(s.supported),
-             "support": round(float(s.support), 3)}
-            for s in result.sentences
-        ],
-        "citations": result.citations(),
-        "retrieved": [passage_record(p) for p in result.retrieved],
-        "timings": dict(result.timings),
-        "retried": bool(result.retried),
-        "cut_off": bool(result.cut_off),
-        "quoted": bool(result.quoted),
-        "pointed": result.pointed_passages(),
-        "stopped": False,
-    }
+    """The plain, JSON-able view of an AnswerResult that the UI stores and renders: the answer's
+    one record (as `assistant ask --json` prints it), marked as not stopped."""
+    return {**result.to_json(), "stopped": False}
