@@ -54,6 +54,9 @@ def assert_answer_or_abstention(out: dict) -> None:
     cites at least one passage, and only passages that were retrieved."""
     if out["abstained"]:
         assert out["abstain_reason"], out
+        # The named check that decided it, and the check is on the draft it stopped.
+        assert out["abstain_check"], out
+        assert any(out["abstain_check"] in d["checks"] for d in out["drafts"]), out
         assert out["citations"] == [], out
     else:
         assert out["citations"], "an answer that is not an abstention cites its passages"
@@ -82,6 +85,7 @@ def test_off_corpus_question_abstains(corpus_data_dir):
     check_contract(out)
     assert out["abstained"] is True
     assert out["citations"] == []
+    assert out["abstain_check"] in {"no_relevant_passages", "names_unmentioned"}, out
 
 
 def test_followup_is_searched_with_its_history(corpus_data_dir, tmp_path):

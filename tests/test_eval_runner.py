@@ -35,7 +35,7 @@ ARTICLE = "etcentric-meta-spotify-statement"
 RECORD_KEYS = {
     "id", "question", "kind", "answerable", "answer", "abstained", "abstain_reason", "citations",
     "retrieved", "timings", "prompt_tokens", "completion_tokens", "stamp", "pointed",
-    *QUESTION_METRICS,
+    "abstain_check", "drafts", "split", *QUESTION_METRICS,
 }
 STAMP_KEYS = {"model", "embedder", "chunking", "prompt_version", "corpus_hash",
               "retrieval_code", "answer_code", "eval_code"}
@@ -315,6 +315,12 @@ def test_real_run_resumes_and_reports(
         assert overall["model_ran"] == sum(r["model_ran"] for r in rows)
         assert (overall["total_ms_p50"] is None) == (overall["model_ran"] == 0)
         assert m in table
+        # Every question of this file is in the tune split; the check table counts each
+        # check that fired on a draft of these records.
+        assert data["by_split"]["tune"]["questions"] == 3
+        fired = {n for r in rows for d in r["drafts"] for n in d["checks"]}
+        assert set(data["checks"]["tune"]) == fired
+    assert "## By split" in (out / "report.md").read_text(encoding="utf-8")
 
     page = (out / "report.html").read_text(encoding="utf-8")
     for q in (FACT, FOLLOWUP, UNANSWERABLE):
@@ -386,3 +392,23 @@ def test_real_run_resumes_and_reports(
     runner.run_eval(settings, questions, [TEST_MODEL], out, limit=1, fresh=True)
     assert len(calls.generated) == 1 and len(calls.retrieved) == 1
     assert len(read_jsonl(out / "results-llamacpp-smollm2-135m.jsonl")) == 1
+
+
+@pytest.mark.slow
+def test_a_run_without_a_check_never_fires_it(small_store: Path, tmp_path: Path) -> None:
+    from assistant.errors import ConfigError
+    from assistant.settings import load_settings
+
+    settings = load_settings(data_dir=small_store, model=TEST_MODEL)
+    questions = write_questions(tmp_path / "q.jsonl", [FACT, UNANSWERABLE])
+    out = tmp_path / "without"
+    table = runner.run_eval(settings, questions, [TEST_MODEL], out,
+                            without=["unsupported", "no_relevant_passages"])
+    rows = read_jsonl(out / f"results-{runner.model_slug(TEST_MODEL)}.jsonl")
+    assert all(not {"unsupported", "no_relevant_passages"} & set(d["checks"])
+               for r in rows for d in r["drafts"])
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["without"] == ["unsupported", "no_relevant_passages"]
+    assert "checks turned off: unsupported, no_relevant_passages" in table
+    with pytest.raises(ConfigError, match="Unknown answer check"):
+        runner.run_eval(settings, questions, [TEST_MODEL], tmp_path / "x", without=["nope"])
