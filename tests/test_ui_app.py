@@ -3,6 +3,7 @@ small shipped documents, the real MiniLM and the real SmolLM2 through llama.cpp.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -309,22 +310,24 @@ def test_committed_reports_are_listed_and_open_beside_local_runs(tmp_path: Path)
 
     from ui.evaluate import EvalHandlers
 
-    # A fresh clone has no raw runs, only the committed reports: those are offered too.
-    committed = Path(__file__).resolve().parents[1] / "eval" / "reports" / "2026-11-27a"
+    # A fresh clone has no raw runs, only the committed report: it is offered too.
+    (committed,) = [d for d in (Path(__file__).resolve().parents[1] / "eval" / "reports").iterdir()
+                    if (d / "summary.json").exists()]
+    name = committed.name
+    summary = json.loads((committed / "summary.json").read_text(encoding="utf-8"))
     reports = tmp_path / "reports"
-    shutil.copytree(committed, reports / "2026-11-27a")
+    shutil.copytree(committed, reports / name)
     (reports / "2026-11-26l").mkdir()  # no summary.json: not a report
     runs = tmp_path / "runs"
     shutil.copytree(committed, runs / "mine")
     evals = EvalHandlers(Settings(data_dir=tmp_path / "data"), runs, reports)
     assert evals.run_choices() == [
-        ("mine", "mine"), ("2026-11-27a (committed report)", "report:2026-11-27a")]
+        ("mine", "mine"), (f"{name} (committed report)", f"report:{name}")]
     # Only local runs can be a baseline: a report has no per-question answers to compare.
     assert "report:" not in str(evals.baselines().choices)
-    status, table, accuracy, *_ = evals.open_run("report:2026-11-27a")
-    assert "Committed report 2026-11-27a: 96 questions" in status
-    assert [row[0] for row in table.value["data"]] == [
-        "llamacpp:qwen2.5-coder-0.5b", "llamacpp:smollm2-135m", "llamacpp:qwen2.5-coder-1.5b"]
+    status, table, accuracy, *_ = evals.open_run(f"report:{name}")
+    assert f"Committed report {name}: {summary['questions']} questions" in status
+    assert [row[0] for row in table.value["data"]] == list(summary["models"])
     assert accuracy.visible and accuracy.value["orig_name"] == "accuracy.png"
     # A name cannot climb out of the reports folder: "../runs/mine" is looked up as reports/mine.
     assert evals.open_run("report:../runs/mine") == (gr.skip(),) * 6
