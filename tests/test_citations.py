@@ -215,16 +215,3 @@ def test_an_uncited_one_word_answer_cites_the_passage_that_contains_it():
     first = check_sentences("1. Meta is based in Menlo Park [1].", passages)[0]
     assert first.text == "1." and first.cited == []
 
-
-def test_a_yes_that_only_restates_a_yes_no_question_is_stopped():
-    q = "Do I have to pay Meta royalties to use Llama 3.1?"
-    assert dc.yes_restates_question("Yes, you have to pay Meta royalties [1].", q)
-    assert dc.yes_restates_question("Yes [1].", q)
-    # A "no", or a "yes" that says what the passage adds, is an answer.
-    assert not dc.yes_restates_question(
-        "No, the licence is royalty-free [1].", q)
-    assert not dc.yes_restates_question(
-        "Yes, above 700 million monthly active users you must request a licence [2].", q)
-    # Only yes/no questions: "Yes" opening an answer to a wh-question is left to other checks.
-    assert not dc.yes_restates_question("Yes, royalties to Meta.",
-                                                  "Who gets the royalties?")
