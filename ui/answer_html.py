@@ -104,7 +104,8 @@ def stamp_html(record: Record, detail: bool = False) -> str:
     if record.get("stopped"):
         bits.append("stopped")
     if record.get("feedback"):
-        bits.append(f"you rated it {'👍' if record['feedback'] == 'up' else '👎'}")
+        bits.append("you rated it right" if record["feedback"] == "up"
+                    else "you rated it wrong")
     return f'<div class="stamp">{" · ".join(bits)}</div>'
 
 

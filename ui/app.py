@@ -213,11 +213,14 @@ def build_app(
                         with gr.Accordion("Rate, mark or correct an answer", open=False,
                                           elem_id="review") as review_box:
                             gr.Markdown(
-                                "👍 / 👎 under an answer rate it. Here you can mark which model "
+                                "The thumbs under an answer rate it (a thumbs-down opens its "
+                                "correction here). Here you can mark which model "
                                 "of a comparison was right, and turn an answer into an eval "
                                 "question with the right answer (saved to your questions, "
                                 "`mine` in the Evaluate tab).")
+                            # Its choices are the open conversation's answers, set per session.
                             review_turn = gr.Dropdown(label="Answer", choices=[],
+                                                      allow_custom_value=True,
                                                       elem_id="review-turn")
                             mark = gr.Radio(label="Which answer is right?", visible=False,
                                             elem_id="mark")
@@ -328,7 +331,7 @@ def build_app(
         }
         review_out = [review_turn, mark, correction, not_said, must, review_sources,
                       review_status]
-        quiet: dict[str, Any] = {"api_visibility": "undocumented", "queue": False}
+        quiet: dict[str, Any] = {"api_visibility": "undocumented"}
         gr.on([send_btn.click, question.submit], chat.ask, ask_inputs, ask_outputs,
               api_name="ask", **ask_opts
               ).then(review.refresh, state, review_out, **quiet)

@@ -27,7 +27,7 @@ def conversation_markdown(title: str, turns: Sequence[tuple[str, str, Record | N
             if standalone and standalone != record.get("question"):
                 stamp += f"; searched: {standalone}"
             if record.get("feedback"):
-                stamp += f"; rated {'👍' if record['feedback'] == 'up' else '👎'}"
+                stamp += f"; rated {'right' if record['feedback'] == 'up' else 'wrong'}"
             if stamp != "_":
                 lines += [stamp + "_", ""]
             for c in merged_for_sources(dict(record)).get("citations") or []:

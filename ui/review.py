@@ -42,8 +42,8 @@ class ReviewHandlers:
 
     # -- which answer ------------------------------------------------------------------------
 
-    def turns(self, state: State | None) -> Any:
-        """The answers of the open conversation, the latest chosen."""
+    def turns(self, state: State | None) -> tuple[Any, int | None]:
+        """The answers of the open conversation as a picker, the latest chosen; and its number."""
         state = self.chat._state(state)
         messages = self.chat.store.messages(state["client"], state.get("conv"))
         choices, n = [], 0
@@ -52,13 +52,13 @@ class ReviewHandlers:
                 n += 1
                 question = str((m.record or {}).get("question", ""))[:60]
                 choices.append((f"Answer {n}: {question}", n))
-        return gr.Dropdown(choices=choices, value=n or None, interactive=bool(n))
+        return gr.Dropdown(choices=choices, value=n or None, interactive=bool(n)), n or None
 
     def refresh(self, state: State | None) -> tuple[Any, ...]:
         """After the conversation changed: the latest answer chosen and its review shown.
         Outputs: turn, *select's outputs."""
-        turns = self.turns(state)
-        return (turns, *self.select(turns.value, state))
+        picker, turn = self.turns(state)
+        return (picker, *self.select(turn, state))
 
     def select(self, turn: int | None, state: State | None, dislike: bool = False
                ) -> tuple[Any, ...]:

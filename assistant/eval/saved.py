@@ -30,7 +30,7 @@ _FIGURE = re.compile(
     r"FLOPs?|years?|months?|days?))?|\d+%?"
 )
 # Runs of capitalised words: names ("Daniel Ek", "Open Source Initiative").
-_NAME = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+(?:of\s+|the\s+|for\s+)?[A-Z][\w'’.-]*)*")
+_NAME = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)*")
 
 
 def questions_path(data_dir: Path) -> Path:
