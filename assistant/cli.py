@@ -124,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path)
     p.add_argument("--scale-chunks", type=int, default=10_000)
     p.add_argument("--skip", nargs="*", default=[],
-                   choices=["ingest", "naive", "raw", "scale", "ui"])
+                   choices=["ingest", "naive", "raw", "compare", "scale", "ui"])
     return parser
 
 

@@ -185,7 +185,7 @@ def build_app(
                             )
                         compare_dd = gr.Dropdown(
                             choices=installed, value=[], multiselect=True, max_choices=2,
-                            label="Compare with", elem_id="compare",
+                            label="Compare with", elem_id="compare", allow_custom_value=True,
                             info="Up to two more models answer the same question from the "
                             "same passages, one after the other. Empty: one answer.",
                         )
