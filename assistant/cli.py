@@ -91,6 +91,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--auth", default=os.environ.get("ASSISTANT_UI_AUTH"),
                    help="user:password; required to bind anything but loopback")
 
+    p = sub.add_parser("serve", help="serve an OpenAI-compatible API (/v1/chat/completions)")
+    _common(p)
+    _model_arg(p)
+    p.add_argument("--host", default=os.environ.get("ASSISTANT_SERVE_HOST", "127.0.0.1"))
+    p.add_argument("--port", type=int, default=int(os.environ.get("ASSISTANT_SERVE_PORT", "8001")))
+    p.add_argument("--auth", default=os.environ.get("ASSISTANT_SERVE_AUTH"),
+                   help="a key (clients send it as a bearer token) or user:password; required "
+                   "to bind anything but loopback; env ASSISTANT_SERVE_AUTH")
+
     p = sub.add_parser("models", help="list models, or pull a catalog model")
     _common(p)
     p.add_argument("action", nargs="?", choices=["list", "pull"], default="list")
@@ -384,6 +393,13 @@ def cmd_ui(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.serve import run
+
+    run(settings, host=args.host, port=args.port, auth=args.auth)
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.eval.runner import run_eval
 
@@ -402,7 +418,7 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
 
 
 COMMANDS = {
-    "ingest": cmd_ingest, "ask": cmd_ask, "chat": cmd_chat, "ui": cmd_ui,
+    "ingest": cmd_ingest, "ask": cmd_ask, "chat": cmd_chat, "ui": cmd_ui, "serve": cmd_serve,
     "models": cmd_models, "eval": cmd_eval, "bench": cmd_bench,
 }
 

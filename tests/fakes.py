@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -14,6 +15,11 @@ class FakeChatModel(ChatModel):
 
     replies: list[str] = field(default_factory=list)
     prompts: list[list[Message]] = field(default_factory=list)
+    # Pieces handed out so far; with `gate`, the piece after `pause_after` waits until it is set
+    # (a model still writing, for tests of what happens meanwhile).
+    yielded: int = 0
+    gate: threading.Event | None = None
+    pause_after: int = 0
 
     @classmethod
     def scripted(cls, *replies: str, context_window: int = 2048) -> FakeChatModel:
@@ -32,6 +38,9 @@ class FakeChatModel(ChatModel):
         # Like a real model: one word a token, stopped at max_tokens and flagged as cut off.
         stats.cut_off = len(words) > max_tokens
         for word in words[:max_tokens]:
+            if self.gate is not None and self.yielded == self.pause_after:
+                self.gate.wait()
+            self.yielded += 1
             yield word + " "
 
 

@@ -7,7 +7,6 @@ ui/corpus.py and ui/evaluate.py; `launch` checks how it is served and starts it.
 from __future__ import annotations
 
 import functools
-import ipaddress
 import logging
 import os
 import secrets
@@ -24,8 +23,9 @@ apply_offline_env()  # before gradio and chromadb read it at import
 import gradio as gr  # noqa: E402
 
 from assistant.chat import ChatService  # noqa: E402
-from assistant.errors import AssistantError, ConfigError  # noqa: E402
+from assistant.errors import AssistantError  # noqa: E402
 from assistant.eval.questions import KINDS  # noqa: E402
+from assistant.serving import check_serving, is_loopback, parse_auth  # noqa: E402,F401
 from assistant.settings import REPO_ROOT, Settings  # noqa: E402
 from ui import sources_html  # noqa: E402
 from ui.chat import STARTERS, ChatHandlers  # noqa: E402
@@ -405,41 +405,6 @@ def build_app(
 
     demo.queue(default_concurrency_limit=DEFAULT_CONCURRENCY, max_size=64)
     return demo
-
-
-def is_loopback(host: str) -> bool:
-    name = host.strip().strip("[]").lower()
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
-
-
-def parse_auth(auth: str | None) -> tuple[str, str] | None:
-    if not auth:
-        return None
-    user, sep, password = auth.partition(":")
-    if not sep or not user or not password:
-        raise ConfigError(
-            "--auth must be given as user:password",
-            "for example --auth alice:long-secret (or set ASSISTANT_UI_AUTH)",
-        )
-    return user, password
-
-
-def check_serving(host: str, auth: str | None) -> tuple[str, str] | None:
-    """The credentials to serve with; refuses to expose the chat beyond loopback without them."""
-    credentials = parse_auth(auth)
-    if not is_loopback(host) and credentials is None:
-        raise ConfigError(
-            f"Refusing to serve the UI on {host} without a password: anyone who can reach it "
-            "could read the documents and conversations",
-            "pass --auth user:password (or set ASSISTANT_UI_AUTH), or keep the default "
-            "--host 127.0.0.1",
-        )
-    return credentials
 
 
 def _warm(service: ChatService) -> None:
