@@ -74,6 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--history", type=Path, help="JSON file: [{role, content}, ...]")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--top-k", type=int)
+    p.add_argument("--doc", action="append", dest="docs", default=[], metavar="DOC_ID",
+                   help="search only this document (repeatable; ids: `assistant ingest --list`)")
+    p.add_argument("--publisher", action="append", dest="publishers", default=[],
+                   metavar="NAME", help="search only this publisher's documents (repeatable)")
 
     p = sub.add_parser("chat", help="chat in the terminal (streaming, follow-ups)")
     _common(p)
@@ -247,7 +251,8 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     service = ChatService(settings)
     history = _history(args.history)
     result = None
-    for item in service.stream(args.question, history, top_k=args.top_k):
+    for item in service.stream(args.question, history, top_k=args.top_k, docs=args.docs,
+                               publishers=args.publishers):
         if isinstance(item, AnswerResult):
             result = item
         elif isinstance(item, str) and not args.json:
@@ -260,6 +265,8 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         print(result.answer)
         for note in answer_notes(result, settings):
             print(note)
+        if result.scope:
+            print(f"  (searched only: {', '.join(result.scope)})")
         if result.citations():
             print("Sources:\n" + format_sources(result))
         elif result.pointed:
