@@ -171,7 +171,13 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         print(report.summary())
         rebuild = False
     if web:
-        from assistant.ingest.web import CrawlOptions, ingest_linked, ingest_urls
+        from assistant.ingest.web import (
+            DUPLICATE,
+            NOT_FETCHED,
+            CrawlOptions,
+            ingest_linked,
+            ingest_urls,
+        )
 
         reports = []
         crawl = CrawlOptions(
@@ -184,8 +190,9 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         if args.fetch_linked:
             reports.append(ingest_linked(settings, crawl, rebuild=rebuild))
         for web_report in reports:
-            for url, doc_id in web_report.duplicates:
-                print(f"duplicate {url}: stored once as {doc_id}", file=sys.stderr)
+            for outcome in web_report.outcomes():
+                if outcome.status in (DUPLICATE, NOT_FETCHED):
+                    print(outcome.line(), file=sys.stderr)
             if web_report.not_followed:
                 print(f"{len(web_report.not_followed)} links not followed: page cap reached "
                       f"(raise --max-pages)", file=sys.stderr)
