@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from assistant.answer.citations import MARKER
+from ui import scope
 from ui.escape import esc, md_esc
 from ui.sources_html import anchor
 
@@ -76,6 +77,10 @@ def stamp_html(record: Record) -> str:
     standalone = str(record.get("standalone_query") or "").strip()
     if standalone and standalone != str(record.get("question", "")).strip():
         bits.append(f'<span class="searched">searched: “{md_esc(standalone)}”</span>')
+    scoped = scope.stamp_text(record)
+    if scoped:
+        title = "Only these documents were searched (the chat's Settings, or ask --doc)."
+        bits.append(f'<span class="scoped" title="{esc(title)}">{md_esc(scoped)}</span>')
     total = (record.get("timings") or {}).get("total_ms")
     if total:
         bits.append(f"{float(total) / 1000:.1f} s")

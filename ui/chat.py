@@ -25,7 +25,7 @@ from assistant.models.base import parse_spec
 from assistant.models.registry import available_models
 from assistant.retrieve.hybrid import Retrieval
 from assistant.settings import Settings
-from ui import answer_html, escape, export, records, sources_html
+from ui import answer_html, escape, export, records, scope, sources_html
 from ui.history import ConversationStore, StoredMessage, new_id
 
 log = logging.getLogger(__name__)
@@ -198,9 +198,11 @@ class ChatHandlers:
         show_retrieved: bool,
         state: State | None,
         request: gr.Request,
+        scoped: list[str] | None = None,
     ) -> Iterator[tuple[Any, ...]]:
         """Stream an answer. Yields: chatbot, sources, question box, state, browser,
-        conversations, export, details."""
+        conversations, export, details. `scoped`: the chosen documents and publishers
+        (ui/scope.py values)."""
         skip = gr.skip()
         state = self._state(state)
         text = (question or "").strip()
@@ -221,9 +223,10 @@ class ChatHandlers:
 
         partial, result, found = "", None, None
         done = failed = False
+        docs, publishers = scope.split(scoped)
         stream = self.service.stream(
             text, history, model_spec=spec, top_k=int(top_k), hybrid=bool(hybrid),
-            temperature=float(temperature),
+            temperature=float(temperature), docs=docs, publishers=publishers,
         )
         try:
             for item in stream:
@@ -274,7 +277,7 @@ class ChatHandlers:
 
     @staticmethod
     def _searched(question: str, found: Retrieval) -> dict[str, Any]:
-        return {"question": question, "standalone_query": found.query,
+        return {"question": question, "standalone_query": found.query, "scope": found.scope,
                 "retrieved": [records.passage_record(p) for p in found.passages]}
 
     @staticmethod
@@ -288,8 +291,15 @@ class ChatHandlers:
             "abstain_reason": "", "model": spec,
             "standalone_query": found.get("standalone_query", ""), "sentences": [],
             "citations": [], "retrieved": found.get("retrieved", []), "timings": {},
-            "stopped": True,
+            "stopped": True, "scope": found.get("scope", []),
         }
+
+    def scope_choices(self, chosen: list[str] | None = None) -> Any:
+        """The scope picker's choices from the index, keeping what is still there chosen."""
+        records = self.service.store.doc_records()
+        choices = scope.choices((r.doc_id, r.meta) for r in records.values())
+        values = {v for _, v in choices}
+        return gr.Dropdown(choices=choices, value=[v for v in chosen or [] if v in values])
 
     # -- models -------------------------------------------------------------------------------
 
