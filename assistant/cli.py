@@ -244,6 +244,12 @@ def answer_notes(result: Any, settings: Settings) -> list[str]:
     if result.quoted:
         notes.append("  (quoted from the passage: the model did not answer in words; this is the "
                      "sentence that best matches the question, so check that it answers it)")
+    given = {p.chunk_id for p in result.passages}
+    left_out = [p for p in result.retrieved if p.chunk_id not in given]
+    if given and left_out:
+        notes.append(f"  ({len(left_out)} of {len(result.retrieved)} retrieved passages did not "
+                     f"fit the {settings.answer.prompt_budget_tokens}-token prompt budget and "
+                     "were not given to the model; `--json` marks them in_prompt: false)")
     if result.cut_off:
         limit = settings.answer.max_answer_tokens
         notes.append(f"  (cut off at the {limit}-token answer limit: ask a narrower question, "
