@@ -213,6 +213,12 @@ def test_esc_stops_the_answer_and_the_page_is_labelled(page: Any) -> None:
 
     box = page.locator("#question textarea")
     box.focus()
+    # Shift+Enter is a new line in the question, not a send.
+    page.keyboard.type("What did Zuckerberg")
+    page.keyboard.press("Shift+Enter")
+    page.keyboard.type("and Ek criticize?")
+    assert box.input_value() == "What did Zuckerberg\nand Ek criticize?"
+    page.keyboard.press("ControlOrMeta+a")
     page.keyboard.type("What did Zuckerberg and Ek criticize?")
     stamps = page.locator("#chat .stamp")
     before = stamps.count()
