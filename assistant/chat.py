@@ -17,7 +17,7 @@ from assistant.answer import checks
 from assistant.answer.generate import AnswerOptions, AnswerResult, generate
 from assistant.code_version import source_version
 from assistant.embeddings import get_embedder
-from assistant.errors import BadQuestion
+from assistant.errors import BadQuestion, ConfigError
 from assistant.models.base import ChatModel, Message
 from assistant.models.registry import get_model
 from assistant.prompts import PromptLibrary
@@ -76,6 +76,18 @@ def history_query(question: str, history: list[Message]) -> str:
     """Cheap standalone query: a follow-up is searched together with the question it follows."""
     earlier = followed_question(question, history)
     return f"{earlier} {question}" if earlier else question
+
+
+# A comparison answers with at most this many models (each one after the other).
+MAX_COMPARE = 3
+
+
+@dataclass
+class ModelStart:
+    """In a comparison's stream: what follows, up to its AnswerResult, is this model's answer."""
+
+    spec: str
+    index: int
 
 
 @dataclass
@@ -212,6 +224,44 @@ class ChatService:
         found = self.search(turn, top_k=top_k, hybrid=hybrid, docs=scope)
         retrieve_ms = (time.perf_counter() - started) * 1000
         yield found
+        yield from self._answer(model, turn, found, retrieve_ms, temperature)
+
+    def compare(
+        self,
+        question: str,
+        specs: list[str],
+        history: list[Message] | None = None,
+        top_k: int | None = None,
+        hybrid: bool | None = None,
+        temperature: float | None = None,
+        docs: Sequence[str] = (),
+        publishers: Sequence[str] = (),
+    ) -> Generator[str | Retrieval | ModelStart | AnswerResult, None, None]:
+        """Answer one question with several models from the same passages: the question is
+        prepared and retrieved once, then each model answers in turn (never two generations at
+        once). Yields the Retrieval, then for each model a ModelStart, its text as it streams and
+        its AnswerResult. `docs` and `publishers` scope it as in `stream`."""
+        specs = list(dict.fromkeys(s.strip() for s in specs if s and s.strip()))
+        if not 2 <= len(specs) <= MAX_COMPARE:
+            raise ConfigError(
+                f"A comparison needs 2 to {MAX_COMPARE} different models; got {len(specs)}",
+                "name each model once, e.g. --compare llamacpp:qwen2.5-coder-0.5b "
+                "--compare llamacpp:qwen2.5-coder-1.5b",
+            )
+        scope = self.scope(docs, publishers)
+        # Every model is loaded (and so checked installed) before the first one answers.
+        models = [self.model(s) for s in specs]
+        started = time.perf_counter()
+        turn = self.prepare(question, history, models[0])
+        found = self.search(turn, top_k=top_k, hybrid=hybrid, docs=scope)
+        retrieve_ms = (time.perf_counter() - started) * 1000
+        yield found
+        for i, model in enumerate(models):
+            yield ModelStart(model.label, i)
+            yield from self._answer(model, turn, found, retrieve_ms, temperature)
+
+    def _answer(self, model: ChatModel, turn: Turn, found: Retrieval, retrieve_ms: float,
+                temperature: float | None) -> Generator[str | AnswerResult, None, None]:
         for item in generate(
             model, self.prompts, turn.question, found.passages,
             self.options(temperature=temperature), found.best_similarity,
@@ -219,7 +269,7 @@ class ChatService:
         ):
             if isinstance(item, AnswerResult):
                 item.standalone_query = turn.standalone
-                item.scope = scope
+                item.scope = found.scope
                 item.stamp = self.stamp(model.label)
             yield item
 
@@ -231,3 +281,38 @@ class ChatService:
                 result = item
         assert result is not None
         return result
+
+    def compare_all(self, question: str, specs: list[str], history: list[Message] | None = None,
+                    **kw: int | float | bool | None) -> Comparison:
+        started = time.perf_counter()
+        results, found = [], None
+        for item in self.compare(question, specs, history, **kw):  # type: ignore[arg-type]
+            if isinstance(item, Retrieval):
+                found = item
+            elif isinstance(item, AnswerResult):
+                results.append(item)
+        assert found is not None
+        return Comparison(question, found.query, results,
+                          round((time.perf_counter() - started) * 1000, 1))
+
+
+@dataclass
+class Comparison:
+    """Several models' answers to one question from the same retrieved passages."""
+
+    question: str
+    standalone_query: str
+    results: list[AnswerResult]
+    total_ms: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        """One record per model (each the answer's one record), and the shared retrieval."""
+        first = self.results[0] if self.results else None
+        return {
+            "question": self.question,
+            "standalone_query": self.standalone_query,
+            "models": [r.model for r in self.results],
+            "answers": [r.to_json() for r in self.results],
+            "retrieve_ms": first.timings.get("retrieve_ms", 0.0) if first else 0.0,
+            "total_ms": self.total_ms,
+        }

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="search only this document (repeatable; ids: `assistant ingest --list`)")
     p.add_argument("--publisher", action="append", dest="publishers", default=[],
                    metavar="NAME", help="search only this publisher's documents (repeatable)")
+    p.add_argument("--compare", action="append", metavar="SPEC", default=[],
+                   help="answer with this model too, from the same passages (repeat for a "
+                   "third; one --compare is compared with --model or the default)")
 
     p = sub.add_parser("chat", help="chat in the terminal (streaming, follow-ups)")
     _common(p)
@@ -100,7 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="run the evaluation question set against models")
     _common(p)
-    p.add_argument("--questions", type=Path, default=Path("eval/questions.jsonl"))
+    p.add_argument("--questions", type=Path, default=Path("eval/questions.jsonl"),
+                   help="a question file; `mine` is the answers you corrected in the chat")
     p.add_argument("--model", action="append", dest="models", help="repeat for several models")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--limit", type=int)
@@ -123,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path)
     p.add_argument("--scale-chunks", type=int, default=10_000)
     p.add_argument("--skip", nargs="*", default=[],
-                   choices=["ingest", "naive", "raw", "scale", "ui"])
+                   choices=["ingest", "naive", "raw", "compare", "scale", "ui"])
     return parser
 
 
@@ -263,6 +268,8 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
     service = ChatService(settings)
     history = _history(args.history)
+    if args.compare:
+        return _compare(args, settings, service, history)
     result = None
     for item in service.stream(args.question, history, top_k=args.top_k, docs=args.docs,
                                publishers=args.publishers):
@@ -275,15 +282,59 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps(result.to_json(), ensure_ascii=False))
     else:
         print(file=sys.stderr)
-        print(result.answer)
-        for note in answer_notes(result, settings):
-            print(note)
-        if result.scope:
-            print(f"  (searched only: {', '.join(result.scope)})")
-        if result.citations():
-            print("Sources:\n" + format_sources(result))
-        elif result.pointed:
-            print(format_pointed(result))
+        _print_answer(result, settings)
+    return 0
+
+
+def _print_answer(result: Any, settings: Settings) -> None:
+    print(result.answer)
+    for note in answer_notes(result, settings):
+        print(note)
+    if result.scope:
+        print(f"  (searched only: {', '.join(result.scope)})")
+    if result.citations():
+        print("Sources:\n" + format_sources(result))
+    elif result.pointed:
+        print(format_pointed(result))
+
+
+def compare_specs(compare: list[str], model: str) -> list[str]:
+    """The models of `ask --compare`: one --compare is set beside the chosen (or default) model."""
+    return compare if len(compare) > 1 else [model, *compare]
+
+
+def _compare(args: argparse.Namespace, settings: Settings, service: Any,
+             history: list[dict[str, str]]) -> int:
+    from assistant.chat import Comparison, ModelStart
+    from assistant.retrieve.hybrid import Retrieval
+
+    specs = compare_specs(args.compare, settings.model)
+    started = time.perf_counter()
+    results, query = [], ""
+    for item in service.compare(args.question, specs, history, top_k=args.top_k,
+                                docs=args.docs, publishers=args.publishers):
+        if isinstance(item, Retrieval):
+            query = item.query
+        elif isinstance(item, ModelStart) and not args.json:
+            print(f"\n── {item.spec}", file=sys.stderr)
+        elif isinstance(item, str) and not args.json:
+            print(item, end="", flush=True, file=sys.stderr)
+        elif not isinstance(item, (str, ModelStart)):
+            results.append(item)
+    comparison = Comparison(args.question, query, results,
+                            round((time.perf_counter() - started) * 1000, 1))
+    if args.json:
+        print(json.dumps(comparison.to_json(), ensure_ascii=False))
+        return 0
+    print(file=sys.stderr)
+    for r in results:
+        t = r.timings
+        seconds = max(0.0, t.get("total_ms", 0.0) - t.get("retrieve_ms", 0.0)) / 1000
+        print(f"\n== {r.model}  ({seconds:.1f} s, {r.prompt_tokens} prompt tokens)")
+        _print_answer(r, settings)
+    count = len(results[0].retrieved) if results else 0
+    print(f"\n{len(results)} models answered from the same {count} passages in "
+          f"{comparison.total_ms / 1000:.1f} s (searched once).")
     return 0
 
 

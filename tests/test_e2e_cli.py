@@ -138,3 +138,39 @@ def test_second_ingest_skips_unchanged_documents(corpus_data_dir):
     run = assistant("ingest", data_dir=corpus_data_dir)
     assert run.returncode == 0, run.stderr
     assert "0 added, 0 updated, 6 unchanged" in run.stdout
+
+
+def test_two_models_compared_on_the_same_passages(corpus_data_dir):
+    from assistant.models import catalog
+    from assistant.settings import load_settings
+
+    # The same weights through a path spec are a second, distinct model.
+    gguf = catalog.ensure_model(load_settings(data_dir=corpus_data_dir).models_dir,
+                                "smollm2-135m", progress=False)
+    other = f"llamacpp:{gguf}"
+    question = "Which CEO joined Mark Zuckerberg in the joint statement on EU AI rules?"
+    run = assistant("ask", question, "--json", "--compare", TEST_MODEL, "--compare", other,
+                    data_dir=corpus_data_dir)
+    assert run.returncode == 0, run.stderr
+    out = json.loads(run.stdout)
+    assert out["models"] == [TEST_MODEL, other]
+    first, second = out["answers"]
+    for record, model in ((first, TEST_MODEL), (second, other)):
+        assert CONTRACT_KEYS <= record.keys() and record["model"] == model
+        assert_answer_or_abstention(record)
+    # Searched once: both answers were written from the very same passages.
+    assert [r["chunk_id"] for r in first["retrieved"]] == \
+        [r["chunk_id"] for r in second["retrieved"]]
+    assert first["retrieved"] and first["standalone_query"] == out["standalone_query"]
+    assert out["total_ms"] >= first["timings"]["total_ms"] - first["timings"]["retrieve_ms"]
+    # Text mode names each model and what they shared.
+    run = assistant("ask", question, "--model", TEST_MODEL, "--compare", other,
+                    data_dir=corpus_data_dir)
+    assert run.returncode == 0, run.stderr
+    assert f"== {TEST_MODEL}" in run.stdout and f"== {other}" in run.stdout
+    assert "answered from the same" in run.stdout
+    # One model named twice is no comparison.
+    run = assistant("ask", question, "--model", TEST_MODEL, "--compare", TEST_MODEL,
+                    data_dir=corpus_data_dir)
+    assert run.returncode == 2 and "2 to 3 different models" in run.stderr
+    assert "Traceback" not in run.stderr

@@ -158,6 +158,56 @@ def test_ask_cite_follow_up_switch_model_and_reopen(served: tuple[str, Settings]
 
 
 @pytest.mark.slow
+def test_compare_mark_correct_and_evaluate_the_saved_question(served: tuple[str, Settings]
+                                                              ) -> None:
+    url, settings = served
+    c = client(url)
+    gguf = catalog.ensure_model(settings.models_dir, "smollm2-135m", progress=False)
+    other = f"llamacpp:{gguf}"
+    job = c.submit(QUESTIONS[1], TEST_MODEL, 3, 0.0, True, True, [other], api_name=ASK)
+    final = job.result(timeout=480)
+    outputs = list(job.outputs())
+    details = final[DETAILS]
+    # One record per model, written from the same passages, one after the other.
+    assert [a["model"] for a in details["answers"]] == [TEST_MODEL, other]
+    first, second = details["answers"]
+    assert [p["chunk_id"] for p in first["retrieved"]] == \
+        [p["chunk_id"] for p in second["retrieved"]] == \
+        [p["chunk_id"] for p in details["retrieved"]]
+    # The second model's column waited while the first one streamed.
+    assert any("Waiting for its turn" in text_of(o[CHAT][-1]) for o in outputs
+               if isinstance(o[CHAT], list) and o[CHAT])
+    html = text_of(final[CHAT][-1])
+    assert html.count('class="compare-model"') == 2 and "prompt tokens" in html
+    assert "Mark the right one" in html
+    assert final[SOURCES].count('class="turn-sources"') == 1  # one shared sources list
+
+    # Mark the second model right: saved with the conversation, shown, and exported.
+    chat, export, status = c.predict(other, 1, True, api_name="/mark_right")
+    assert "Marked right" in status and "✓ marked right" in text_of(chat[-1])
+    value = export["value"]
+    exported = Path(value["path"] if isinstance(value, dict) else value).read_text("utf-8")
+    assert f"marked right: {other}" in exported
+    reopened = c.predict(final[BROWSER]["conv"], True, api_name="/open_conversation")
+    assert "✓ marked right" in text_of(reopened[0][-1])
+
+    # Correct it into an eval question, then run the eval on the saved questions.
+    must = c.predict("Daniel Ek, the CEO of Spotify", 1, api_name="/propose_must_include")
+    assert "Daniel Ek" in must[0]
+    status, note = c.predict(1, "Daniel Ek, the CEO of Spotify", False, must[0],
+                             ["etcentric-meta-spotify-statement"], api_name="/save_question")
+    assert "Saved as a fact question" in status and "saved questions" in note
+    mine = settings.data_dir / "questions" / "mine.jsonl"
+    saved = json.loads(mine.read_text(encoding="utf-8").splitlines()[-1])
+    assert saved["question"] == QUESTIONS[1] and saved["origin"]["model"] == other
+    assert ["Daniel Ek"] in saved["must_include"]
+    out = c.predict([TEST_MODEL], "mine", 0, [], "ui-mine", False, "", api_name="/run_eval")
+    assert out[1]["value"]["data"][0][0] == TEST_MODEL
+    summary = json.loads((settings.data_dir / "runs" / "ui-mine" / "summary.json").read_text())
+    assert summary["question_file"] == str(mine)
+
+
+@pytest.mark.slow
 def test_errors_are_shown_and_the_conversation_is_kept(served: tuple[str, Settings]) -> None:
     url, _ = served
     c = client(url)

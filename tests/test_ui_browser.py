@@ -167,3 +167,58 @@ def test_a_hostile_document_stays_inert(page: Any) -> None:
     expect(sources).to_contain_text("<script>window.__pwned = 2</script>")
     assert page.evaluate("window.__pwned") is None
     assert page.locator("#sources img, #sources script").count() == 0
+
+
+def test_compare_two_models_mark_one_and_correct_an_answer(page: Any, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    from assistant.models import catalog
+    from assistant.settings import load_settings
+
+    # The same weights through a path spec are a second model (typed, as one would an Ollama
+    # model that is not in the list).
+    gguf = catalog.ensure_model(load_settings().models_dir, "smollm2-135m", progress=False)
+    other = f"llamacpp:{gguf}"
+    page.click("#new-chat")
+    page.wait_for_function("document.querySelectorAll('#chat .turn').length === 0")
+    page.locator("#compare input").fill(other)
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+    page.fill("#question textarea", QUESTIONS[1])
+    page.click("#send")
+    page.wait_for_selector("#chat .compare-note", timeout=60_000)
+    page.wait_for_selector("#chat .compare-note:has-text('Mark the right one')",
+                           timeout=480_000)
+    columns = page.locator("#chat .compare-col")
+    expect(columns).to_have_count(2)
+    expect(columns.nth(0)).to_contain_text("smollm2-135m")
+    expect(columns.nth(1)).to_contain_text(str(gguf))
+    expect(columns.nth(1).locator(".stamp")).to_contain_text("prompt tokens")
+    # One sources list for both: the passages were retrieved once.
+    expect(page.locator("#sources .turn-sources")).to_have_count(1)
+
+    # Mark the second right, under the chat.
+    page.click("#review > button, #review .label-wrap")
+    page.locator("#mark label").filter(has_text=str(gguf)).click()
+    expect(page.locator("#chat .compare-col.is-marked")).to_contain_text(str(gguf))
+    expect(page.locator("#review-status")).to_contain_text("Marked right")
+    shot = tmp_path / "ui-compare.png"
+    page.screenshot(path=str(shot), full_page=True)
+    OUTPUT.mkdir(exist_ok=True)
+    shutil.copyfile(shot, OUTPUT / "ui-compare.png")
+
+    # A thumbs-down, a correction, and it is saved as an eval question.
+    page.locator("#chat button[aria-label='Dislike']").last.click()
+    page.fill("#correction textarea", "Daniel Ek, the CEO of Spotify")
+    page.locator("#must textarea, #must input").first.click()
+    expect(page.locator("#must textarea, #must input").first).to_have_value(
+        re.compile("Daniel Ek"), timeout=30_000)
+    expect(page.locator("#not-said input")).not_to_be_checked()
+    page.click("#save-q")
+    expect(page.locator("#review-status")).to_contain_text("Saved as a fact question",
+                                                           timeout=30_000)
+    expect(page.locator("#chat .turn").last).to_contain_text("you rated it wrong")
+    shot = tmp_path / "ui-correct.png"
+    page.screenshot(path=str(shot), full_page=True)
+    shutil.copyfile(shot, OUTPUT / "ui-correct.png")
+    assert not page.errors  # type: ignore[attr-defined]

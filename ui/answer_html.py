@@ -3,7 +3,7 @@ flags, an abstention notice, the stamp under it; a streaming answer; the user's 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from assistant.answer.citations import MARKER
@@ -72,8 +72,11 @@ def _linked(text: str, turn: int, known: set[int] | None) -> str:
     return "".join(parts)
 
 
-def stamp_html(record: Record) -> str:
-    bits = [f'<span class="model">{md_esc(record.get("model", ""))}</span>']
+def stamp_html(record: Record, detail: bool = False) -> str:
+    """The line under an answer: model, searched query, time and how it came about; `detail`
+    (a comparison's columns) adds the generation time and the prompt's size."""
+    # A comparison's column names its model above the answer.
+    bits = [] if detail else [f'<span class="model">{md_esc(record.get("model", ""))}</span>']
     standalone = str(record.get("standalone_query") or "").strip()
     if standalone and standalone != str(record.get("question", "")).strip():
         bits.append(f'<span class="searched">searched: “{md_esc(standalone)}”</span>')
@@ -81,8 +84,14 @@ def stamp_html(record: Record) -> str:
     if scoped:
         title = "Only these documents were searched (the chat's Settings, or ask --doc)."
         bits.append(f'<span class="scoped" title="{esc(title)}">{md_esc(scoped)}</span>')
-    total = (record.get("timings") or {}).get("total_ms")
-    if total:
+    timings = record.get("timings") or {}
+    total = timings.get("total_ms")
+    if detail:
+        answering = max(0.0, float(total or 0) - float(timings.get("retrieve_ms") or 0))
+        bits.append(f"answered in {answering / 1000:.1f} s")
+        if record.get("prompt_tokens"):
+            bits.append(f"{int(record['prompt_tokens'])} prompt tokens")
+    elif total:
         bits.append(f"{float(total) / 1000:.1f} s")
     if record.get("retried"):
         title = ("The first draft declined; this answer is from a second try, told that the "
@@ -99,11 +108,13 @@ def stamp_html(record: Record) -> str:
                     "</span>")
     if record.get("stopped"):
         bits.append("stopped")
+    if record.get("feedback"):
+        bits.append("you rated it right" if record["feedback"] == "up"
+                    else "you rated it wrong")
     return f'<div class="stamp">{" · ".join(bits)}</div>'
 
 
-def render_answer(record: Record, turn: int) -> str:
-    """One assistant message: the answer with linked markers, flags, abstention and stamp."""
+def _answer_inner(record: Record, turn: int, detail: bool = False) -> str:
     if record.get("abstained"):
         reason = str(record.get("abstain_reason", ""))
         title = ABSTAIN_TITLES.get(reason, "The documents do not say")
@@ -123,7 +134,47 @@ def render_answer(record: Record, turn: int) -> str:
         body = f'<div class="answer">{md_esc(record.get("answer", ""))} …</div>'
     else:
         body = f'<div class="answer">{_answer_body(record, turn)}</div>'
-    return f'<div class="turn" data-turn="{int(turn)}">{body}{stamp_html(record)}</div>'
+    return body + stamp_html(record, detail)
+
+
+def render_answer(record: Record, turn: int) -> str:
+    """One assistant message: the answer with linked markers, flags, abstention and stamp."""
+    if record.get("answers"):
+        return render_compare(record, turn)
+    return f'<div class="turn" data-turn="{int(turn)}">{_answer_inner(record, turn)}</div>'
+
+
+def render_compare(
+    record: Record, turn: int, streaming: Sequence[tuple[str, str]] = ()
+) -> str:
+    """A comparison: one column per model, side by side, from the same passages. `streaming`
+    holds (model, text so far) of the columns still being written, after the finished ones."""
+    marked = str(record.get("marked") or "")
+    columns = []
+    for a in record.get("answers") or []:
+        model = str(a.get("model", ""))
+        right = marked == model
+        badge = '<span class="marked">✓ marked right</span>' if right else ""
+        columns.append(
+            f'<div class="compare-col{" is-marked" if right else ""}">'
+            f'<div class="compare-model">{md_esc(model)} {badge}</div>'
+            f"{_answer_inner(a, turn, detail=True)}</div>"
+        )
+    for i, (model, text) in enumerate(streaming):
+        status = "Reading the passages…" if i == 0 else "Waiting for its turn…"
+        columns.append(
+            f'<div class="compare-col"><div class="compare-model">{md_esc(model)}</div>'
+            f"{render_partial(text, status)}</div>"
+        )
+    count = len(record.get("retrieved") or [])
+    note = f"Each model answered from the same {count} passages, one after the other."
+    if marked == "none":
+        note += " Marked: none of them is right."
+    elif not streaming and not marked:
+        note += " Mark the right one under the chat."
+    return (f'<div class="turn compare" data-turn="{int(turn)}">'
+            f'<div class="compare-cols">{"".join(columns)}</div>'
+            f'<div class="stamp compare-note">{md_esc(note)}</div></div>')
 
 
 def render_partial(text: str, status: str = "") -> str:

@@ -32,6 +32,7 @@ from ui.chat import STARTERS, ChatHandlers  # noqa: E402
 from ui.corpus import COLUMNS, CorpusHandlers  # noqa: E402
 from ui.evaluate import DEFAULT_QUESTIONS, EvalHandlers  # noqa: E402
 from ui.history import ConversationStore  # noqa: E402
+from ui.review import ReviewHandlers  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,13 @@ a.cite:hover { background: var(--background-fill-secondary); text-decoration: un
 .app-head h1 { margin: 0; font-size: 1.4em; font-weight: 700; }
 .app-head p { margin: 0.1em 0 0; color: var(--body-text-color-subdued); }
 .ingest-report .failed { color: #b91c1c; }
+.compare-cols { display: flex; gap: 0.8em; flex-wrap: wrap; }
+.compare-col { flex: 1 1 14em; min-width: 0; border: 1px solid var(--border-color-primary);
+  border-radius: 6px; padding: 0.4em 0.6em; }
+.compare-col.is-marked { border-color: #16a34a; box-shadow: 0 0 0 1px #16a34a; }
+.compare-model { font-weight: 700; font-size: 0.85em; margin-bottom: 0.3em; }
+.marked { color: #15803d; font-weight: 700; }
+.cited-by { font-size: 0.8em; color: var(--body-text-color-subdued); }
 """
 
 HEADER = (
@@ -140,6 +148,7 @@ def build_app(
     chat = ChatHandlers(settings, service, store)
     corpus = CorpusHandlers(settings, service)
     evals = EvalHandlers(settings, runs_dir or REPO_ROOT / "eval" / "runs")
+    review = ReviewHandlers(chat)
     models = chat.model_choices()
     installed = [spec for label, spec in models if "(not installed)" not in label]
 
@@ -175,6 +184,12 @@ def build_app(
                             install_btn = gr.Button(
                                 "Install model", visible=False, scale=1, variant="primary"
                             )
+                        compare_dd = gr.Dropdown(
+                            choices=installed, value=[], multiselect=True, max_choices=2,
+                            label="Compare with", elem_id="compare", allow_custom_value=True,
+                            info="Up to two more models answer the same question from the "
+                            "same passages, one after the other. Empty: one answer.",
+                        )
                         model_note = gr.HTML("", visible=False, elem_id="model-note")
                         chatbot = gr.Chatbot(
                             label="Conversation", elem_id="chat", height=500,
@@ -184,7 +199,7 @@ def build_app(
                             # The Chatbot's copy buttons would copy the message's HTML;
                             # "Export as Markdown" gives the text instead.
                             latex_delimiters=[], buttons=[],
-                            feedback_options=None, sanitize_html=True,
+                            feedback_options=("Like", "Dislike"), sanitize_html=True,
                         )
                         with gr.Row(elem_id="ask-row"):
                             question = gr.Textbox(
@@ -196,6 +211,33 @@ def build_app(
                                                  elem_id="send", min_width=80)
                             stop_btn = gr.Button("Stop", variant="stop", scale=1,
                                                  elem_id="stop", min_width=80)
+                        with gr.Accordion("Rate, mark or correct an answer", open=False,
+                                          elem_id="review") as review_box:
+                            gr.Markdown(
+                                "The thumbs under an answer rate it (a thumbs-down opens its "
+                                "correction here). Here you can mark which model "
+                                "of a comparison was right, and turn an answer into an eval "
+                                "question with the right answer (saved to your questions, "
+                                "`mine` in the Evaluate tab).")
+                            # Its choices are the open conversation's answers, set per session.
+                            review_turn = gr.Dropdown(label="Answer", choices=[],
+                                                      allow_custom_value=True,
+                                                      elem_id="review-turn")
+                            mark = gr.Radio(label="Which answer is right?", visible=False,
+                                            elem_id="mark")
+                            correction = gr.Textbox(
+                                label="The right answer", lines=2, elem_id="correction",
+                                placeholder="Type what the documents say…")
+                            not_said = gr.Checkbox(label="The documents do not say",
+                                                   elem_id="not-said")
+                            must = gr.Textbox(
+                                label="Words a right answer must include", elem_id="must",
+                                info="Proposed from your answer. Commas separate words it must "
+                                "all have; | separates alternatives (Daniel Ek | Ek, Spotify).")
+                            review_sources = gr.CheckboxGroup(
+                                label="Documents that hold the answer", elem_id="review-sources")
+                            save_q = gr.Button("Save as an eval question", elem_id="save-q")
+                            review_status = gr.HTML("", elem_id="review-status")
                         with gr.Accordion("Settings", open=False):
                             top_k = gr.Slider(
                                 1, 20, value=settings.retrieval.top_k, step=1,
@@ -269,6 +311,10 @@ def build_app(
                             label="Compare with an earlier run (question by question)",
                             choices=[("(none)", "")], value="", allow_custom_value=True,
                         )
+                with gr.Row():
+                    saved_note = gr.HTML(review.saved_note(), elem_id="saved-questions")
+                    use_saved = gr.Button("Use my saved questions", size="sm", scale=0,
+                                          min_width=200)
                 run_btn = gr.Button("Run evaluation", variant="primary")
                 with gr.Row():
                     past_runs = gr.Dropdown(
@@ -288,28 +334,52 @@ def build_app(
 
         # -- chat wiring ------------------------------------------------------------------------
         view = [chatbot, sources, state, browser, conversations, export_btn, details]
-        ask_inputs = [question, model_dd, top_k, temperature, hybrid, show_retrieved, state,
-                      scope_dd]
+        ask_inputs = [question, model_dd, top_k, temperature, hybrid, show_retrieved, compare_dd,
+                      state, scope_dd]
         ask_outputs = [chatbot, sources, question, state, browser, conversations, export_btn,
                        details]
         ask_opts: dict[str, Any] = {
             "concurrency_limit": CHAT_CONCURRENCY, "concurrency_id": "chat",
             "show_progress_on": [chatbot], "show_progress": "minimal",
         }
+        review_out = [review_turn, mark, correction, not_said, must, review_sources,
+                      review_status]
+        quiet: dict[str, Any] = {"api_visibility": "undocumented"}
         gr.on([send_btn.click, question.submit], chat.ask, ask_inputs, ask_outputs,
-              api_name="ask", **ask_opts)
+              api_name="ask", **ask_opts
+              ).then(review.refresh, state, review_out, **quiet)
         chatbot.example_select(
             pick_example, None, question, api_visibility="undocumented", queue=False
         ).then(chat.ask, ask_inputs, ask_outputs, api_name="ask_example",
-               api_visibility="undocumented", **ask_opts)
+               api_visibility="undocumented", **ask_opts
+               ).then(review.refresh, state, review_out, **quiet)
         stop_btn.click(chat.stop, None, None, api_name="stop", concurrency_limit=None)
-        new_btn.click(chat.new_chat, [state, show_retrieved], view, api_name="new_chat")
+        new_btn.click(chat.new_chat, [state, show_retrieved], view, api_name="new_chat"
+                      ).then(review.refresh, state, review_out, **quiet)
         chatbot.clear(chat.new_chat, [state, show_retrieved], view, api_name="clear_chat",
-                      api_visibility="undocumented")
+                      api_visibility="undocumented"
+                      ).then(review.refresh, state, review_out, **quiet)
         conversations.input(chat.open_conversation, [conversations, state, show_retrieved], view,
-                            api_name="open_conversation")
+                            api_name="open_conversation"
+                            ).then(review.refresh, state, review_out, **quiet)
         delete_btn.click(chat.delete_conversation, [state, show_retrieved], view,
-                         api_name="delete_conversation")
+                         api_name="delete_conversation"
+                         ).then(review.refresh, state, review_out, **quiet)
+        # -- review: ratings, marks, corrections saved as eval questions -------------------------
+        chatbot.like(review.like, [state, show_retrieved],
+                     [chatbot, export_btn, review_box, *review_out[:-1], review_status],
+                     api_name="rate")
+        review_turn.input(review.select, [review_turn, state], review_out[1:],
+                          api_name="review_answer")
+        mark.input(review.mark, [mark, review_turn, state, show_retrieved],
+                   [chatbot, export_btn, review_status], api_name="mark_right")
+        correction.blur(review.propose, [correction, review_turn, state], [must, not_said],
+                        api_name="propose_must_include")
+        save_q.click(review.save,
+                     [review_turn, correction, not_said, must, review_sources, state],
+                     [review_status, saved_note], api_name="save_question")
+        use_saved.click(lambda: "mine", None, questions_path, queue=False,
+                        api_visibility="undocumented")
         show_retrieved.change(chat.sources, [state, show_retrieved], sources,
                               api_name="render_sources")
         model_dd.change(chat.select_model, model_dd, [install_btn, model_note],
@@ -318,7 +388,8 @@ def build_app(
         install_btn.click(friendly(chat.install_model), model_dd,
                           [model_dd, install_btn, model_note], api_name="install_model",
                           concurrency_limit=1, concurrency_id="install")
-        demo.load(chat.restore, [browser, show_retrieved], view, api_name="restore")
+        demo.load(chat.restore, [browser, show_retrieved], view, api_name="restore"
+                  ).then(review.refresh, state, review_out, **quiet)
         demo.load(None, js=a11y.script())
         gr.on([demo.load, docs_table.change], friendly(chat.scope_choices), scope_dd, scope_dd,
               api_name="scope_choices", api_visibility="undocumented", queue=False)

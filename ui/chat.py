@@ -11,6 +11,7 @@ import logging
 import re
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 import gradio as gr
 
 from assistant.answer.generate import AnswerResult
-from assistant.chat import ChatService
+from assistant.chat import ChatService, Comparison, ModelStart
 from assistant.errors import AssistantError
 from assistant.models import catalog
 from assistant.models.base import parse_spec
@@ -196,13 +197,14 @@ class ChatHandlers:
         temperature: float,
         hybrid: bool,
         show_retrieved: bool,
+        compare_with: list[str] | None,
         state: State | None,
         request: gr.Request,
         scoped: list[str] | None = None,
     ) -> Iterator[tuple[Any, ...]]:
-        """Stream an answer. Yields: chatbot, sources, question box, state, browser,
-        conversations, export, details. `scoped`: the chosen documents and publishers
-        (ui/scope.py values)."""
+        """Stream an answer, or a comparison when `compare_with` names other models. Yields:
+        chatbot, sources, question box, state, browser, conversations, export, details.
+        `scoped`: the chosen documents and publishers (ui/scope.py values)."""
         skip = gr.skip()
         state = self._state(state)
         text = (question or "").strip()
@@ -216,6 +218,11 @@ class ChatHandlers:
         spec = (model or "").strip() or self.settings.model
         stop = self._stop_flag(request.session_hash or "")
         stop.clear()
+        others = [m for m in dict.fromkeys(compare_with or []) if m and m != spec]
+        if others:
+            yield from self._compare(text, [spec, *others], history, chat, messages, top_k,
+                                     temperature, hybrid, show_retrieved, state, stop, scoped)
+            return
 
         user = {"role": "user", "content": answer_html.render_user(text)}
         pending = [*chat, user, {"role": "assistant", "content": answer_html.render_partial("")}]
@@ -266,6 +273,75 @@ class ChatHandlers:
             records.record_from_result(result) if result is not None
             else self._stopped(text, partial, spec, found)
         )
+        self._save(state, text, record)
+        yield self._ask_view(state, show_retrieved)
+
+    def _compare(
+        self, text: str, specs: list[str], history: list[dict[str, str]], chat: list[Any],
+        messages: list[StoredMessage], top_k: float, temperature: float, hybrid: bool,
+        show_retrieved: bool, state: State, stop: threading.Event,
+        scoped: list[str] | None = None,
+    ) -> Iterator[tuple[Any, ...]]:
+        """Each model answers from the same passages, one after the other, in its own column."""
+        skip = gr.skip()
+        turn = len(self._turns(messages)) + 1
+        user = {"role": "user", "content": answer_html.render_user(text)}
+        done: list[dict[str, Any]] = []
+        current, partial = 0, ""
+        found: dict[str, Any] | None = None
+
+        def view() -> list[Any]:
+            record = {"answers": done, "retrieved": (found or {}).get("retrieved", [])}
+            waiting = [(s, partial if i == current else "")
+                       for i, s in enumerate(specs) if i >= current]
+            html = answer_html.render_compare(record, turn, waiting)
+            return [*chat, user, {"role": "assistant", "content": html}]
+
+        yield (view(), skip, "", state, skip, skip, skip, skip)
+        results: list[AnswerResult] = []
+        started = time.perf_counter()
+        docs, publishers = scope.split(scoped)
+        stream = self.service.compare(text, specs, history, top_k=int(top_k),
+                                      hybrid=bool(hybrid), temperature=float(temperature),
+                                      docs=docs, publishers=publishers)
+        query = text
+        try:
+            for item in stream:
+                if isinstance(item, Retrieval):
+                    found, query = self._searched(text, item), item.query
+                    sources = sources_html.render_sources(
+                        self._turns(messages), show_retrieved, found)
+                    yield (view(), sources, skip, state, skip, skip, skip, skip)
+                elif isinstance(item, ModelStart):
+                    current, partial = item.index, ""
+                elif isinstance(item, AnswerResult):
+                    results.append(item)
+                    done.append(records.record_from_result(item))
+                    current, partial = current + 1, ""
+                    yield (view(), skip, skip, state, skip, skip, skip, skip)
+                else:
+                    partial += item
+                    yield (view(), skip, skip, state, skip, skip, skip, skip)
+                if stop.is_set():
+                    break
+        except AssistantError as e:
+            gr.Warning(str(e))
+            yield (chat, skip, text, state, skip, skip, skip, skip)
+            return
+        finally:
+            stream.close()
+        if current < len(specs) and partial.strip():
+            done.append(self._stopped(text, partial, specs[current], found))
+        if not done:
+            yield self._ask_view(state, show_retrieved)
+            return
+        comparison = Comparison(text, query, results,
+                                round((time.perf_counter() - started) * 1000, 1))
+        record = records.compare_record(comparison)
+        record["answers"] = done
+        record["answer"] = done[0]["answer"]
+        record["retrieved"] = (found or {}).get("retrieved", [])
+        record["stopped"] = len(done) < len(specs) or bool(done[-1].get("stopped"))
         self._save(state, text, record)
         yield self._ask_view(state, show_retrieved)
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import gradio as gr
 
+from assistant.eval import saved
 from assistant.eval.report import comparison_sentences
 from assistant.settings import REPO_ROOT, Settings
 from ui import escape, eval_html
@@ -54,9 +55,10 @@ class EvalHandlers:
         # An earlier run to compare against is optional: the empty choice clears it.
         return gr.Dropdown(choices=[("(none)", ""), *self.run_names()])
 
-    @staticmethod
-    def questions_path(text: str | None) -> Path:
+    def questions_path(self, text: str | None) -> Path:
         path = Path((text or DEFAULT_QUESTIONS).strip()).expanduser()
+        if str(path) == "mine":  # the answers corrected in the chat (assistant/eval/saved.py)
+            return saved.questions_path(self.settings.data_dir)
         if path.is_absolute() or path.exists():
             return path
         return REPO_ROOT / path

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ui.records import merged_for_sources
+
 Record = Mapping[str, Any]
 
 
@@ -15,18 +17,26 @@ def conversation_markdown(title: str, turns: Sequence[tuple[str, str, Record | N
         if role == "user":
             lines += [f"**You:** {text}", ""]
             continue
-        lines += [f"**Assistant:** {text}", ""]
+        if record and record.get("answers"):
+            lines += _comparison(record)
+        else:
+            lines += [f"**Assistant:** {text}", ""]
         if record:
-            stamp = f"_model: {record.get('model', '')}"
+            stamp = f"_model: {record.get('model', '')}" if not record.get("answers") else "_"
             standalone = str(record.get("standalone_query") or "")
             if standalone and standalone != record.get("question"):
                 stamp += f"; searched: {standalone}"
-            lines += [stamp + "_", ""]
-            for c in record.get("citations") or []:
+            if record.get("feedback"):
+                stamp += f"; rated {'right' if record['feedback'] == 'up' else 'wrong'}"
+            if stamp != "_":
+                lines += [stamp + "_", ""]
+            for c in merged_for_sources(dict(record)).get("citations") or []:
                 where = ", ".join(
                     str(x) for x in (c.get("publisher"), c.get("date"), c.get("locator")) if x
                 )
                 head = f"[{c['n']}] {c.get('title', '')}" + (f" ({where})" if where else "")
+                if c.get("cited_by"):
+                    head += f" — cited by {', '.join(c['cited_by'])}"
                 if c.get("url"):
                     head += f" <{c['url']}>"
                 quote = " ".join(str(c.get("text", "")).split())
@@ -34,3 +44,20 @@ def conversation_markdown(title: str, turns: Sequence[tuple[str, str, Record | N
         lines.append("---")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _comparison(record: Record) -> list[str]:
+    """A comparison: each model's answer under its name, and which one the user marked right."""
+    marked = str(record.get("marked") or "")
+    answers = record.get("answers") or []
+    lines = [f"**Assistant** (compared {len(answers)} models on the same passages):", ""]
+    for a in answers:
+        model = str(a.get("model", ""))
+        seconds = max(0.0, float(a.get("timings", {}).get("total_ms") or 0)
+                      - float(a.get("timings", {}).get("retrieve_ms") or 0)) / 1000
+        right = " ✓ marked right" if model == marked else ""
+        lines += [f"*{model}*{right} ({seconds:.1f} s, {a.get('prompt_tokens', 0)} prompt "
+                  f"tokens): {a.get('answer', '')}", ""]
+    verdict = {"": "no answer marked right yet", "none": "none of them marked right"}
+    lines += [f"_{verdict.get(marked, f'marked right: {marked}')}_", ""]
+    return lines

@@ -140,6 +140,23 @@ class ConversationStore:
             ).fetchall()
         return [StoredMessage(r, c, json.loads(rec) if rec else None) for r, c, rec in rows]
 
+    def set_record(
+        self, client: str, conv: str, turn: int, record: dict[str, Any], content: str
+    ) -> bool:
+        """Replace the record (and shown text) of the conversation's `turn`-th answer, 1-based:
+        a mark, a rating. False if there is no such answer of this client's."""
+        with self._write_lock, self._connect() as db:
+            rows = db.execute(
+                "SELECT m.id FROM messages m JOIN conversations c ON c.id = m.conversation "
+                "WHERE m.conversation = ? AND c.client = ? AND m.role = 'assistant' "
+                "ORDER BY m.id", (conv, client),
+            ).fetchall()
+            if not 1 <= turn <= len(rows):
+                return False
+            db.execute("UPDATE messages SET record = ?, content = ? WHERE id = ?",
+                       (json.dumps(record), content, rows[turn - 1][0]))
+        return True
+
     def delete(self, client: str, conv: str) -> bool:
         with self._write_lock, self._connect() as db:
             cur = db.execute(

@@ -10,6 +10,7 @@ from urllib.parse import urlparse
 
 from assistant.retrieve.text import tokens
 from ui.escape import esc, safe_url
+from ui.records import merged_for_sources
 
 Record = Mapping[str, Any]
 
@@ -76,6 +77,9 @@ def _passage_html(
     ident = f' id="{esc(element_id)}"' if element_id else ""
     opened = " open" if is_open else ""
     flag_html = f'<div class="src-flag">⚠ {esc(flag)}</div>' if flag else ""
+    if p.get("cited_by"):
+        flag_html = (f'<div class="cited-by">cited by {esc(", ".join(p["cited_by"]))}</div>'
+                     + flag_html)
     return (
         f'<details class="src"{ident}{opened}><summary><span class="src-n">{esc(label)}</span> '
         f'<span class="src-title">{esc(p.get("title") or p.get("doc_id", ""))}</span>{locator}'
@@ -86,6 +90,8 @@ def _passage_html(
 
 
 def render_turn_sources(record: Record, turn: int, show_retrieved: bool = True) -> str:
+    # A comparison's models answered from the same passages: one list, each marked by who cited.
+    record = merged_for_sources(dict(record))
     citations = list(record.get("citations") or [])
     sentences = record.get("sentences") or []
     cited_chunks = {c.get("chunk_id") for c in citations}

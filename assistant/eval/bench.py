@@ -90,6 +90,35 @@ def bench_answers(service: ChatService, questions: list[Question]) -> dict[str, 
     }
 
 
+# The second model of the comparison step: the smallest catalog model, so the step stays short.
+COMPARE_WITH = "llamacpp:smollm2-135m"
+
+
+def bench_compare(service: ChatService, questions: list[Question],
+                  other: str = COMPARE_WITH) -> dict[str, Any]:
+    """Two models on each question: one comparison (searched once) against two separate asks,
+    alternating which goes first so neither gets a warmer cache."""
+    specs = [service.model().label, service.model(other).label]
+    compare_s, separate_s = [], []
+    for i, q in enumerate(questions):
+        for which in ((0, 1) if i % 2 == 0 else (1, 0)):
+            t = time.perf_counter()
+            if which == 0:
+                service.compare_all(q.question, specs, q.history)
+                compare_s.append(time.perf_counter() - t)
+            else:
+                for spec in specs:
+                    service.ask(q.question, q.history, model_spec=spec)
+                separate_s.append(time.perf_counter() - t)
+    ours, theirs = pct(compare_s, 50), pct(separate_s, 50)
+    return {
+        "compare_models": specs,
+        "compare_two_p50_s": round(ours, 2) if ours else None,
+        "two_asks_p50_s": round(theirs, 2) if theirs else None,
+        "compare_ratio_vs_two_asks": round(ours / theirs, 3) if ours and theirs else None,
+    }
+
+
 def bench_raw_llamacpp(service: ChatService, questions: list[Question]) -> dict[str, Any]:
     """Our prompt for each question, timed through the assistant and straight through llama.cpp,
     alternating so neither side gets a warmer cache."""
@@ -274,6 +303,9 @@ def run_bench(settings: Settings, questions_file: Path, limit: int, out: Path | 
         if "raw" not in skip:
             say("bench: the same prompts straight through llama.cpp…")
             result.update(bench_raw_llamacpp(service, questions))
+        if "compare" not in skip:
+            say(f"bench: two models compared against two separate asks ({COMPARE_WITH})…")
+            result.update(bench_compare(service, questions[:4]))
         if "naive" not in skip:
             say("bench: plain llama-index baseline…")
             result.update(bench_naive(service, questions))

@@ -12,7 +12,9 @@ from assistant.models.base import Message
 
 KINDS = ("fact", "multihop", "followup", "unanswerable")
 REQUIRED = ("id", "question", "expected_answer", "must_include", "sources", "answerable", "kind")
-OPTIONAL = ("history", "split", "docs")
+# `added` and `origin` (what the model had said) come with questions saved from the chat
+# (assistant/eval/saved.py); the eval reads them as notes. `docs` limits a question to documents.
+OPTIONAL = ("history", "split", "added", "origin", "docs")
 # Tune on one split, report the other: scores on the questions a change was tuned on flatter it.
 SPLITS = ("tune", "holdout")
 SCHEMA_HINT = "fix that line; the schema is in eval/README.md"
@@ -84,6 +86,10 @@ def parse_question(data: Any) -> Question:
     split = data.get("split", "tune")
     if split not in SPLITS:
         raise ValueError(f"'split' is {split!r}; it must be one of {', '.join(SPLITS)}")
+    if not isinstance(data.get("added", ""), str):
+        raise ValueError("'added' must be a date-time string")
+    if not isinstance(data.get("origin", {}), dict):
+        raise ValueError("'origin' must be an object")
     history = data.get("history", [])
     if not isinstance(history, list):
         raise ValueError("'history' must be a list of {\"role\", \"content\"} objects")

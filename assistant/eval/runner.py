@@ -24,7 +24,7 @@ from assistant.atomic_write import write_atomic
 from assistant.chat import ChatService
 from assistant.code_version import source_version
 from assistant.errors import ConfigError
-from assistant.eval import answering, compare, report
+from assistant.eval import answering, compare, report, saved
 from assistant.eval.metrics import (
     check_table,
     score,
@@ -166,6 +166,8 @@ def run_eval(
         disabled = list(dict.fromkeys([*settings.answer.disabled_checks, *without]))
         settings = settings.model_copy(update={
             "answer": settings.answer.model_copy(update={"disabled_checks": disabled})})
+    # `mine` is the user's questions saved from the chat (assistant/eval/saved.py).
+    questions = saved.resolve(questions, settings.data_dir)
     all_questions = load_questions(questions)
     selected = select(all_questions, kinds, limit, splits)
     labels = list(dict.fromkeys(parse_spec(m).text for m in models))
