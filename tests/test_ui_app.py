@@ -182,7 +182,10 @@ def test_compare_mark_correct_and_evaluate_the_saved_question(served: tuple[str,
     assert "Mark the right one" in html
     assert final[SOURCES].count('class="turn-sources"') == 1  # one shared sources list
 
-    # Mark the second model right: saved with the conversation, shown, and exported.
+    # Pick the answer to review (what the page does after each answer), then mark the second
+    # model right: saved with the conversation, shown, and exported.
+    mark = c.predict(1, api_name="/review_answer")[0]
+    assert [v for _, v in mark["choices"]] == [TEST_MODEL, other, "none"]
     chat, export, status = c.predict(other, 1, True, api_name="/mark_right")
     assert "Marked right" in status and "✓ marked right" in text_of(chat[-1])
     value = export["value"]

@@ -209,6 +209,9 @@ def test_compare_two_models_mark_one_and_correct_an_answer(page: Any, tmp_path: 
 
     # A thumbs-down, a correction, and it is saved as an eval question.
     page.locator("#chat button[aria-label='Dislike']").last.click()
+    # The rating is saved and shown before the correction is typed (it resets the form).
+    expect(page.locator("#chat .turn").last).to_contain_text(
+        re.compile("you rated it wrong", re.IGNORECASE), timeout=60_000)
     page.fill("#correction textarea", "Daniel Ek, the CEO of Spotify")
     page.locator("#must textarea, #must input").first.click()
     expect(page.locator("#must textarea, #must input").first).to_have_value(
@@ -217,7 +220,6 @@ def test_compare_two_models_mark_one_and_correct_an_answer(page: Any, tmp_path: 
     page.click("#save-q")
     expect(page.locator("#review-status")).to_contain_text("Saved as a fact question",
                                                            timeout=30_000)
-    expect(page.locator("#chat .turn").last).to_contain_text("you rated it wrong")
     shot = tmp_path / "ui-correct.png"
     page.screenshot(path=str(shot), full_page=True)
     shutil.copyfile(shot, OUTPUT / "ui-correct.png")

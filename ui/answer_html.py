@@ -172,6 +172,8 @@ def render_compare(
         note += " Marked: none of them is right."
     elif not streaming and not marked:
         note += " Mark the right one under the chat."
+    if record.get("feedback"):
+        note += " You rated it right." if record["feedback"] == "up" else " You rated it wrong."
     return (f'<div class="turn compare" data-turn="{int(turn)}">'
             f'<div class="compare-cols">{"".join(columns)}</div>'
             f'<div class="stamp compare-note">{md_esc(note)}</div></div>')

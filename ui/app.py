@@ -211,7 +211,7 @@ def build_app(
                                                  elem_id="send", min_width=80)
                             stop_btn = gr.Button("Stop", variant="stop", scale=1,
                                                  elem_id="stop", min_width=80)
-                        with gr.Accordion("Rate, mark or correct an answer", open=False,
+                        with gr.Accordion("Correct it · mark the right model", open=False,
                                           elem_id="review") as review_box:
                             gr.Markdown(
                                 "The thumbs under an answer rate it (a thumbs-down opens its "
