@@ -81,11 +81,16 @@ def script() -> str:
 
 # Phone-size screens: the conversation first (the conversation list and export after it), a
 # chat that fits the screen, Send and Stop beside the question box, a document table that
-# scrolls sideways. Colours: Gradio's white on orange/red buttons fail the 4.5:1 contrast ratio;
-# these darker shades pass it. The URL import's report table wraps long URLs.
+# scrolls sideways. Colours: Gradio's white on orange/red buttons and its grey info text fail the
+# 4.5:1 contrast ratio; these darker shades pass it. The URL import's report table wraps long URLs.
 CSS = """
-#send { background: #c2410c; border-color: #c2410c; color: #fff; }
-#stop { background: #b91c1c; border-color: #b91c1c; color: #fff; }
+body .gradio-container {
+  --button-primary-background-fill: #c2410c; --button-primary-background-fill-hover: #9a3412;
+  --button-primary-border-color: #c2410c; --button-primary-border-color-hover: #9a3412;
+  --button-cancel-background-fill: #b91c1c; --button-cancel-background-fill-hover: #991b1b;
+  --button-cancel-border-color: #b91c1c; --button-cancel-border-color-hover: #991b1b;
+  --block-info-text-color: #57534e;
+}
 .web-outcomes { width: 100%; table-layout: fixed; border-collapse: collapse; font-size: 0.9em; }
 .web-outcomes caption { text-align: left; font-weight: 700; padding: 0.3em 0; }
 .web-outcomes th, .web-outcomes td { text-align: left; vertical-align: top; padding: 2px 6px;
