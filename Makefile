@@ -42,6 +42,10 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && \
 	  (apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null) \
 	  || echo "chromium not installed: the browser test will be skipped (apt-get install chromium)"; }
+	@# axe-core for the accessibility scan (tests/test_ui_phone.py); skipped without it.
+	@test -f test-output/axe/node_modules/axe-core/axe.min.js || { command -v npm >/dev/null 2>&1 && \
+	  npm install --silent --no-audit --no-fund --prefix test-output/axe axe-core >/dev/null \
+	  || echo "axe-core not installed: the accessibility scan will be skipped (install npm)"; }
 
 test: setup browser
 	$(BIN)/assistant models pull $(TEST_MODEL)

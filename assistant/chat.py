@@ -9,7 +9,7 @@ import logging
 import re
 import time
 import unicodedata
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -149,14 +149,44 @@ class ChatService:
         text = text.strip().split("\n")[0].strip().strip('"')
         return text if 3 <= len(text) <= 300 else history_query(question, history)
 
-    def retrieve(self, query: str, top_k: int | None = None, hybrid: bool | None = None,
-                 focus: str = "") -> Retrieval:
-        return self.retriever.retrieve(query, top_k=top_k, hybrid=hybrid, focus=focus)
+    def scope(self, docs: Sequence[str] = (), publishers: Sequence[str] = ()) -> list[str]:
+        """The doc ids a question is limited to: the documents named, plus every document of
+        the publishers named; [] means the whole corpus. An unknown name is refused with the
+        valid ones, since a typo would otherwise search nothing and abstain."""
+        docs = [d.strip() for d in docs if d and d.strip()]
+        publishers = [p.strip() for p in publishers if p and p.strip()]
+        if not docs and not publishers:
+            return []
+        records = self.store.doc_records()
+        unknown = [d for d in docs if d not in records]
+        if unknown:
+            raise BadQuestion(
+                f"No document {', '.join(map(repr, unknown))} in the index",
+                "valid doc ids: " + ", ".join(sorted(records)) if records
+                else "the index is empty: add documents with `assistant ingest`",
+            )
+        by_publisher: dict[str, list[str]] = {}
+        for r in records.values():
+            by_publisher.setdefault(r.meta.get("publisher", "").casefold(), []).append(r.doc_id)
+        scope = set(docs)
+        for name in publishers:
+            found = by_publisher.get(name.casefold())
+            if not found:
+                known = sorted({r.meta.get("publisher", "") for r in records.values()} - {""})
+                raise BadQuestion(f"No document from the publisher {name!r} in the index",
+                                  "publishers: " + "; ".join(known))
+            scope.update(found)
+        return sorted(scope)
 
-    def search(self, turn: Turn, top_k: int | None = None, hybrid: bool | None = None
-               ) -> Retrieval:
+    def retrieve(self, query: str, top_k: int | None = None, hybrid: bool | None = None,
+                 focus: str = "", docs: Sequence[str] = ()) -> Retrieval:
+        return self.retriever.retrieve(query, top_k=top_k, hybrid=hybrid, focus=focus, docs=docs)
+
+    def search(self, turn: Turn, top_k: int | None = None, hybrid: bool | None = None,
+               docs: Sequence[str] = ()) -> Retrieval:
         """Retrieve for a prepared turn: a follow-up's own words are searched beside it."""
-        return self.retrieve(turn.standalone, top_k, hybrid, turn.question if turn.earlier else "")
+        return self.retrieve(turn.standalone, top_k, hybrid, turn.question if turn.earlier else "",
+                             docs)
 
     def options(self, **overrides: float | int | None) -> AnswerOptions:
         a = self.settings.answer
@@ -180,14 +210,18 @@ class ChatService:
         top_k: int | None = None,
         hybrid: bool | None = None,
         temperature: float | None = None,
+        docs: Sequence[str] = (),
+        publishers: Sequence[str] = (),
     ) -> Generator[str | Retrieval | AnswerResult, None, None]:
         """Yield the Retrieval as soon as the search is done (a UI shows the passages while the
         model reads them), then answer text as it streams, then the final AnswerResult. A caller
-        that stops early must close() the generator: it holds the model's lock while it runs."""
+        that stops early must close() the generator: it holds the model's lock while it runs.
+        `docs` and `publishers` limit the question to those documents (see `scope`)."""
+        scope = self.scope(docs, publishers)
         model = self.model(model_spec)
         started = time.perf_counter()
         turn = self.prepare(question, history, model)
-        found = self.search(turn, top_k=top_k, hybrid=hybrid)
+        found = self.search(turn, top_k=top_k, hybrid=hybrid, docs=scope)
         retrieve_ms = (time.perf_counter() - started) * 1000
         yield found
         yield from self._answer(model, turn, found, retrieve_ms, temperature)
@@ -200,11 +234,13 @@ class ChatService:
         top_k: int | None = None,
         hybrid: bool | None = None,
         temperature: float | None = None,
+        docs: Sequence[str] = (),
+        publishers: Sequence[str] = (),
     ) -> Generator[str | Retrieval | ModelStart | AnswerResult, None, None]:
         """Answer one question with several models from the same passages: the question is
         prepared and retrieved once, then each model answers in turn (never two generations at
         once). Yields the Retrieval, then for each model a ModelStart, its text as it streams and
-        its AnswerResult."""
+        its AnswerResult. `docs` and `publishers` scope it as in `stream`."""
         specs = list(dict.fromkeys(s.strip() for s in specs if s and s.strip()))
         if not 2 <= len(specs) <= MAX_COMPARE:
             raise ConfigError(
@@ -212,11 +248,12 @@ class ChatService:
                 "name each model once, e.g. --compare llamacpp:qwen2.5-coder-0.5b "
                 "--compare llamacpp:qwen2.5-coder-1.5b",
             )
+        scope = self.scope(docs, publishers)
         # Every model is loaded (and so checked installed) before the first one answers.
         models = [self.model(s) for s in specs]
         started = time.perf_counter()
         turn = self.prepare(question, history, models[0])
-        found = self.search(turn, top_k=top_k, hybrid=hybrid)
+        found = self.search(turn, top_k=top_k, hybrid=hybrid, docs=scope)
         retrieve_ms = (time.perf_counter() - started) * 1000
         yield found
         for i, model in enumerate(models):
@@ -232,13 +269,14 @@ class ChatService:
         ):
             if isinstance(item, AnswerResult):
                 item.standalone_query = turn.standalone
+                item.scope = found.scope
                 item.stamp = self.stamp(model.label)
             yield item
 
     def ask(self, question: str, history: list[Message] | None = None,
-            model_spec: str | None = None, **kw: int | float | bool | None) -> AnswerResult:
+            model_spec: str | None = None, **kw: Any) -> AnswerResult:
         result = None
-        for item in self.stream(question, history, model_spec, **kw):  # type: ignore[arg-type]
+        for item in self.stream(question, history, model_spec, **kw):
             if isinstance(item, AnswerResult):
                 result = item
         assert result is not None

@@ -75,6 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--history", type=Path, help="JSON file: [{role, content}, ...]")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--top-k", type=int)
+    p.add_argument("--doc", action="append", dest="docs", default=[], metavar="DOC_ID",
+                   help="search only this document (repeatable; ids: `assistant ingest --list`)")
+    p.add_argument("--publisher", action="append", dest="publishers", default=[],
+                   metavar="NAME", help="search only this publisher's documents (repeatable)")
     p.add_argument("--compare", action="append", metavar="SPEC", default=[],
                    help="answer with this model too, from the same passages (repeat for a "
                    "third; one --compare is compared with --model or the default)")
@@ -181,7 +185,13 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         print(report.summary())
         rebuild = False
     if web:
-        from assistant.ingest.web import CrawlOptions, ingest_linked, ingest_urls
+        from assistant.ingest.web import (
+            DUPLICATE,
+            NOT_FETCHED,
+            CrawlOptions,
+            ingest_linked,
+            ingest_urls,
+        )
 
         reports = []
         crawl = CrawlOptions(
@@ -194,8 +204,9 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         if args.fetch_linked:
             reports.append(ingest_linked(settings, crawl, rebuild=rebuild))
         for web_report in reports:
-            for url, doc_id in web_report.duplicates:
-                print(f"duplicate {url}: stored once as {doc_id}", file=sys.stderr)
+            for outcome in web_report.outcomes():
+                if outcome.status in (DUPLICATE, NOT_FETCHED):
+                    print(outcome.line(), file=sys.stderr)
             if web_report.not_followed:
                 print(f"{len(web_report.not_followed)} links not followed: page cap reached "
                       f"(raise --max-pages)", file=sys.stderr)
@@ -247,6 +258,12 @@ def answer_notes(result: Any, settings: Settings) -> list[str]:
     if result.quoted:
         notes.append("  (quoted from the passage: the model did not answer in words; this is the "
                      "sentence that best matches the question, so check that it answers it)")
+    given = {p.chunk_id for p in result.passages}
+    left_out = [p for p in result.retrieved if p.chunk_id not in given]
+    if given and left_out:
+        notes.append(f"  ({len(left_out)} of {len(result.retrieved)} retrieved passages did not "
+                     f"fit the {settings.answer.prompt_budget_tokens}-token prompt budget and "
+                     "were not given to the model; `--json` marks them in_prompt: false)")
     if result.cut_off:
         limit = settings.answer.max_answer_tokens
         notes.append(f"  (cut off at the {limit}-token answer limit: ask a narrower question, "
@@ -263,7 +280,8 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     if args.compare:
         return _compare(args, settings, service, history)
     result = None
-    for item in service.stream(args.question, history, top_k=args.top_k):
+    for item in service.stream(args.question, history, top_k=args.top_k, docs=args.docs,
+                               publishers=args.publishers):
         if isinstance(item, AnswerResult):
             result = item
         elif isinstance(item, str) and not args.json:
@@ -281,6 +299,8 @@ def _print_answer(result: Any, settings: Settings) -> None:
     print(result.answer)
     for note in answer_notes(result, settings):
         print(note)
+    if result.scope:
+        print(f"  (searched only: {', '.join(result.scope)})")
     if result.citations():
         print("Sources:\n" + format_sources(result))
     elif result.pointed:
@@ -300,7 +320,8 @@ def _compare(args: argparse.Namespace, settings: Settings, service: Any,
     specs = compare_specs(args.compare, settings.model)
     started = time.perf_counter()
     results, query = [], ""
-    for item in service.compare(args.question, specs, history, top_k=args.top_k):
+    for item in service.compare(args.question, specs, history, top_k=args.top_k,
+                                docs=args.docs, publishers=args.publishers):
         if isinstance(item, Retrieval):
             query = item.query
         elif isinstance(item, ModelStart) and not args.json:

@@ -9,6 +9,9 @@ from pathlib import Path
 
 from assistant.errors import CorpusError
 
+# How far a [[linked]] entry's URL was checked (see index/sources.toml).
+LINK_STATUSES = ("verified", "slug-seen", "unverified")
+
 
 @dataclass(frozen=True)
 class Source:
@@ -23,6 +26,10 @@ class Source:
     sha256: str = ""
     # Online-only sources (news pieces that may not be redistributed) have no file.
     online_only: bool = False
+    author: str = ""
+    # A linked entry's URL status (LINK_STATUSES) and what the check found; "" for documents.
+    verified: str = ""
+    note: str = ""
 
     def metadata(self) -> dict[str, str]:
         return {
@@ -73,22 +80,29 @@ def load_manifest(path: Path) -> Manifest:
                 sha256=entry.get("sha256", ""),
             )
         )
-    linked = [
-        Source(
-            doc_id=e["doc_id"],
-            title=e["title"],
-            path=None,
-            publisher=e.get("publisher", ""),
-            url=e.get("url", ""),
-            date=str(e.get("date", "")),
-            online_only=True,
-        )
-        for e in data.get("linked", [])
-    ]
-    ids = [d.doc_id for d in docs]
+    linked = [_linked(path, e) for e in data.get("linked", [])]
+    ids = [d.doc_id for d in docs] + [d.doc_id for d in linked]
     if len(ids) != len(set(ids)):
         raise CorpusError(f"Manifest {path} repeats a doc_id")
     return Manifest(documents=docs, linked=linked)
+
+
+def _linked(path: Path, entry: dict[str, object]) -> Source:
+    missing = [k for k in ("doc_id", "title") if not entry.get(k)]
+    if missing:
+        raise CorpusError(f"Manifest {path}: a [[linked]] entry lacks {', '.join(missing)}")
+    status = entry.get("verified", "unverified")
+    if status not in LINK_STATUSES:
+        raise CorpusError(
+            f"Manifest {path}: [[linked]] {entry['doc_id']} has verified = {status!r}",
+            f"use one of {', '.join(LINK_STATUSES)}",
+        )
+    return Source(
+        doc_id=str(entry["doc_id"]), title=str(entry["title"]), path=None,
+        publisher=str(entry.get("publisher", "")), url=str(entry.get("url", "")),
+        date=str(entry.get("date", "")), online_only=True, author=str(entry.get("author", "")),
+        verified=str(status), note=str(entry.get("note", "")),
+    )
 
 
 def verify_source(source: Source) -> None:

@@ -161,22 +161,41 @@ def test_fetch_linked_fetches_what_is_online_and_skips_the_rest(tmp_path):
         manifest.write_text(f'''
 [[linked]]
 doc_id = "lantern-open-weights-charter"
-title = "The Open Weights Charter (Lantern Foundation)"
-publisher = "Lantern Foundation"
+title = "A guessed title that is not the page's"
+publisher = "A guessed publisher"
+author = "A guessed author"
 url = "{server.base}{CHARTER}"
-date = "2024-06-02"
+date = "2023-01-01"
+verified = "unverified"
 
 [[linked]]
 doc_id = "unreachable-news-piece"
 title = "A news piece on a host that is down"
 url = "http://127.0.0.1:{dead[0]}/story.html"
+
+[[linked]]
+doc_id = "piece-without-a-known-url"
+title = "An op-ed whose address nobody checked"
+url = ""
+note = "the site's home page is not the piece"
 ''', encoding="utf-8")
         settings = load_settings(data_dir=tmp_path / "data", corpus_manifest=manifest)
         report = ingest_linked(settings, CrawlOptions(delay_s=0), progress=False)
+        asked = server.paths()
     assert report.kept == [("lantern-open-weights-charter", f"{server.base}{CHARTER}")]
     meta = open_store(settings).doc_records()["lantern-open-weights-charter"].meta
-    assert meta["title"] == "The Open Weights Charter (Lantern Foundation)"
+    # The page's own metadata wins over the manifest's guesses; the URL's status travels along.
+    assert meta["title"] == "The Open Weights Charter"
+    assert meta["publisher"] == "Lantern Foundation"
     assert meta["author"] == "Lantern Foundation"
+    assert meta["date"] == "2024-06-02"
+    assert meta["verified"] == "unverified"
+    # Listed without a URL: reported, never fetched, not a failure.
+    assert report.not_fetched == [("piece-without-a-known-url", "no known URL: listed in the "
+                                   "manifest only (the site's home page is not the piece)")]
+    assert "1 listed without a known URL (not fetched)" in report.summary()
+    assert asked == ["/robots.txt", CHARTER]
+    assert [o.status for o in report.outcomes()] == ["kept", "skipped", "not fetched"]
     (label, reason), = report.failed
     assert label == f"unreachable-news-piece (http://127.0.0.1:{dead[0]}/story.html)"
     assert "cannot connect" in reason
@@ -197,6 +216,57 @@ url = "http://127.0.0.1:{port}/story.html"
     assert "cannot connect" in reasons[0]
     assert all("offline? (2 hosts unreachable, none answered); not in the web cache" in r
                for r in reasons[1:])
+
+
+def test_manifest_values_fill_only_what_the_page_lacks(tmp_path):
+    with serve(SITE) as server:
+        manifest = tmp_path / "sources.toml"
+        manifest.write_text(f'''
+[[linked]]
+doc_id = "port-quillan-notice"
+title = "Port Quillan signal station to become a museum"
+publisher = "Port Quillan Harbour Authority"
+author = "Harbour office"
+url = "{server.base}/linked/bare-notice.html"
+date = "2024-05-01"
+verified = "slug-seen"
+''', encoding="utf-8")
+        settings = load_settings(data_dir=tmp_path / "data", corpus_manifest=manifest)
+        report = ingest_linked(settings, CrawlOptions(delay_s=0), progress=False)
+    assert [k for k, _ in report.kept] == ["port-quillan-notice"], report.failed
+    meta = open_store(settings).doc_records()["port-quillan-notice"].meta
+    assert meta["title"] == "Port Quillan signal station to become a museum"
+    assert meta["publisher"] == "Port Quillan Harbour Authority"
+    assert meta["author"] == "Harbour office"
+    assert meta["date"] == "2024-05-01"
+    assert meta["verified"] == "slug-seen"
+
+
+def test_the_shipped_manifest_lists_the_checked_links():
+    from assistant.corpus import load_manifest
+    from assistant.settings import REPO_ROOT
+
+    linked = {s.doc_id: s for s in load_manifest(REPO_ROOT / "index" / "sources.toml").linked}
+    # The pieces the article cites, as checked in corpus-sources/LINKED.md.
+    assert {"tnw-meta-spotify-ceos-slap-down", "noyb-meta-stops-ai-plans", "noyb-11-complaints",
+            "axios-meta-multimodal-eu", "verge-meta-multimodal-llama-eu"} <= linked.keys()
+    economist = linked["economist-zuckerberg-ek-op-ed"]
+    assert economist.url == "" and economist.verified == "unverified"  # not the home page
+    assert linked["noyb-meta-stops-ai-plans"].verified == "verified"
+    assert all(s.verified in ("verified", "slug-seen", "unverified") for s in linked.values())
+    assert all(s.url.startswith("https://") for s in linked.values() if s.url)
+
+
+def test_a_bad_link_status_is_refused_with_the_valid_ones(tmp_path):
+    from assistant.corpus import load_manifest
+    from assistant.errors import CorpusError
+
+    manifest = tmp_path / "sources.toml"
+    manifest.write_text('[[linked]]\ndoc_id = "x"\ntitle = "X"\nurl = ""\nverified = true\n')
+    with pytest.raises(CorpusError) as e:
+        load_manifest(manifest)
+    assert "verified = True" in e.value.message
+    assert e.value.hint == "use one of verified, slug-seen, unverified"
 
 
 @pytest.mark.slow

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from assistant.answer.citations import MARKER
+from ui import scope
 from ui.escape import esc, md_esc
 from ui.sources_html import anchor
 
@@ -79,6 +80,10 @@ def stamp_html(record: Record, detail: bool = False) -> str:
     standalone = str(record.get("standalone_query") or "").strip()
     if standalone and standalone != str(record.get("question", "")).strip():
         bits.append(f'<span class="searched">searched: “{md_esc(standalone)}”</span>')
+    scoped = scope.stamp_text(record)
+    if scoped:
+        title = "Only these documents were searched (the chat's Settings, or ask --doc)."
+        bits.append(f'<span class="scoped" title="{esc(title)}">{md_esc(scoped)}</span>')
     timings = record.get("timings") or {}
     total = timings.get("total_ms")
     if detail:

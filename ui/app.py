@@ -27,7 +27,7 @@ from assistant.errors import AssistantError  # noqa: E402
 from assistant.eval.questions import KINDS  # noqa: E402
 from assistant.serving import check_serving, is_loopback, parse_auth  # noqa: E402,F401
 from assistant.settings import REPO_ROOT, Settings  # noqa: E402
-from ui import sources_html  # noqa: E402
+from ui import a11y, corpus_url, sources_html  # noqa: E402
 from ui.chat import STARTERS, ChatHandlers  # noqa: E402
 from ui.corpus import COLUMNS, CorpusHandlers  # noqa: E402
 from ui.evaluate import DEFAULT_QUESTIONS, EvalHandlers  # noqa: E402
@@ -101,7 +101,7 @@ a.cite:hover { background: var(--background-fill-secondary); text-decoration: un
 """
 
 HEADER = (
-    f"<style>{CSS}</style>"
+    f"<style>{CSS}{a11y.CSS}</style>"
     '<div class="app-head"><h1>Article assistant</h1>'
     "<p>Answers from the indexed documents only, each citing the passages it comes from. "
     "Everything runs on this machine.</p></div>"
@@ -162,7 +162,7 @@ def build_app(
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"):
                 with gr.Row(equal_height=False):
-                    with gr.Column(scale=1, min_width=200):
+                    with gr.Column(scale=1, min_width=200, elem_id="chat-side"):
                         new_btn = gr.Button("New chat", variant="secondary", elem_id="new-chat")
                         conversations = gr.Radio(
                             label="Conversations", choices=[], elem_id="conversations"
@@ -171,7 +171,7 @@ def build_app(
                             "Export as Markdown", interactive=False, size="sm", elem_id="export"
                         )
                         delete_btn = gr.Button("Delete conversation", size="sm")
-                    with gr.Column(scale=4, min_width=420):
+                    with gr.Column(scale=4, min_width=360, elem_id="chat-main"):
                         with gr.Row():
                             model_dd = gr.Dropdown(
                                 choices=models, value=settings.model, label="Model",
@@ -179,7 +179,8 @@ def build_app(
                                 info="Applies to the next message. Also: ollama:<model>, "
                                 "openai:<base-url>#<model>, llamacpp:/path/model.gguf",
                             )
-                            refresh_models = gr.Button("↻", scale=0, min_width=40, size="sm")
+                            refresh_models = gr.Button("↻", scale=0, min_width=40, size="sm",
+                                                       elem_id="refresh-models")
                             install_btn = gr.Button(
                                 "Install model", visible=False, scale=1, variant="primary"
                             )
@@ -200,7 +201,7 @@ def build_app(
                             latex_delimiters=[], buttons=[],
                             feedback_options=("Like", "Dislike"), sanitize_html=True,
                         )
-                        with gr.Row():
+                        with gr.Row(elem_id="ask-row"):
                             question = gr.Textbox(
                                 label="Question", show_label=False,
                                 placeholder="Ask a question about the documents…",
@@ -238,8 +239,16 @@ def build_app(
                             save_q = gr.Button("Save as an eval question", elem_id="save-q")
                             review_status = gr.HTML("", elem_id="review-status")
                         with gr.Accordion("Settings", open=False):
-                            top_k = gr.Slider(1, 20, value=settings.retrieval.top_k, step=1,
-                                              label="Passages given to the model (top-k)")
+                            top_k = gr.Slider(
+                                1, 20, value=settings.retrieval.top_k, step=1,
+                                label="Passages retrieved (top-k)",
+                                info=f"Passages enter the prompt by rank until its "
+                                f"{settings.answer.prompt_budget_tokens}-token budget is spent; "
+                                "the sources panel marks any left out.")
+                            scope_dd = gr.Dropdown(
+                                choices=[], value=[], multiselect=True, elem_id="scope",
+                                label="Search only these documents (none: all)",
+                                info="Or all of one publisher's. Applies to the next message.")
                             temperature = gr.Slider(0.0, 2.0, value=settings.answer.temperature,
                                                     step=0.05, label="Temperature")
                             hybrid = gr.Checkbox(value=settings.retrieval.hybrid,
@@ -249,7 +258,7 @@ def build_app(
                             )
                         with gr.Accordion("Answer details (JSON)", open=False):
                             details = gr.JSON(label="Last answer")
-                    with gr.Column(scale=3, min_width=320):
+                    with gr.Column(scale=3, min_width=320, elem_id="chat-sources"):
                         gr.Markdown("#### Sources")
                         sources = gr.HTML(
                             sources_html.render_sources([]), elem_id="sources", max_height=760,
@@ -269,8 +278,10 @@ def build_app(
                         )
                         add_btn = gr.Button("Add to index", variant="primary")
                     with gr.Column():
-                        remove_dd = gr.Dropdown(label="Document", choices=[])
-                        remove_btn = gr.Button("Remove document", variant="stop")
+                        remove_dd = gr.Dropdown(label="Document", choices=[],
+                                                elem_id="corpus-remove")
+                        remove_btn = gr.Button("Remove document", variant="stop",
+                                               elem_id="corpus-remove-btn")
                     with gr.Column():
                         rebuild = gr.Checkbox(
                             label="Rebuild from scratch (drops documents not shipped or uploaded "
@@ -278,7 +289,9 @@ def build_app(
                         )
                         reindex_btn = gr.Button("Re-index")
                         refresh_docs = gr.Button("Refresh list", size="sm")
-                corpus_report = gr.HTML("")
+                corpus_report = gr.HTML("", render=False, elem_id="corpus-report")
+                corpus_url.build(settings, service, corpus, corpus_report, docs_table, remove_dd)
+                corpus_report.render()
 
             with gr.Tab("Evaluate", id="evaluate"):
                 with gr.Row():
@@ -307,7 +320,7 @@ def build_app(
                     past_runs = gr.Dropdown(
                         label="Past runs (eval/runs/) and committed reports (eval/reports/)",
                         choices=[], scale=4)
-                    refresh_runs = gr.Button("↻", scale=0, min_width=40)
+                    refresh_runs = gr.Button("↻", scale=0, min_width=40, elem_id="refresh-runs")
                 eval_status = gr.HTML("")
                 eval_table = gr.Dataframe(interactive=False, label="Summary", wrap=True,
                                           visible=False)
@@ -322,7 +335,7 @@ def build_app(
         # -- chat wiring ------------------------------------------------------------------------
         view = [chatbot, sources, state, browser, conversations, export_btn, details]
         ask_inputs = [question, model_dd, top_k, temperature, hybrid, show_retrieved, compare_dd,
-                      state]
+                      state, scope_dd]
         ask_outputs = [chatbot, sources, question, state, browser, conversations, export_btn,
                        details]
         ask_opts: dict[str, Any] = {
@@ -377,6 +390,9 @@ def build_app(
                           concurrency_limit=1, concurrency_id="install")
         demo.load(chat.restore, [browser, show_retrieved], view, api_name="restore"
                   ).then(review.refresh, state, review_out, **quiet)
+        demo.load(None, js=a11y.script())
+        gr.on([demo.load, docs_table.change], friendly(chat.scope_choices), scope_dd, scope_dd,
+              api_name="scope_choices", api_visibility="undocumented", queue=False)
         demo.unload(chat.forget_session)
 
         # -- corpus wiring ----------------------------------------------------------------------

@@ -26,7 +26,7 @@ from assistant.models.base import parse_spec
 from assistant.models.registry import available_models
 from assistant.retrieve.hybrid import Retrieval
 from assistant.settings import Settings
-from ui import answer_html, escape, export, records, sources_html
+from ui import answer_html, escape, export, records, scope, sources_html
 from ui.history import ConversationStore, StoredMessage, new_id
 
 log = logging.getLogger(__name__)
@@ -200,9 +200,11 @@ class ChatHandlers:
         compare_with: list[str] | None,
         state: State | None,
         request: gr.Request,
+        scoped: list[str] | None = None,
     ) -> Iterator[tuple[Any, ...]]:
         """Stream an answer, or a comparison when `compare_with` names other models. Yields:
-        chatbot, sources, question box, state, browser, conversations, export, details."""
+        chatbot, sources, question box, state, browser, conversations, export, details.
+        `scoped`: the chosen documents and publishers (ui/scope.py values)."""
         skip = gr.skip()
         state = self._state(state)
         text = (question or "").strip()
@@ -219,7 +221,7 @@ class ChatHandlers:
         others = [m for m in dict.fromkeys(compare_with or []) if m and m != spec]
         if others:
             yield from self._compare(text, [spec, *others], history, chat, messages, top_k,
-                                     temperature, hybrid, show_retrieved, state, stop)
+                                     temperature, hybrid, show_retrieved, state, stop, scoped)
             return
 
         user = {"role": "user", "content": answer_html.render_user(text)}
@@ -228,9 +230,10 @@ class ChatHandlers:
 
         partial, result, found = "", None, None
         done = failed = False
+        docs, publishers = scope.split(scoped)
         stream = self.service.stream(
             text, history, model_spec=spec, top_k=int(top_k), hybrid=bool(hybrid),
-            temperature=float(temperature),
+            temperature=float(temperature), docs=docs, publishers=publishers,
         )
         try:
             for item in stream:
@@ -277,6 +280,7 @@ class ChatHandlers:
         self, text: str, specs: list[str], history: list[dict[str, str]], chat: list[Any],
         messages: list[StoredMessage], top_k: float, temperature: float, hybrid: bool,
         show_retrieved: bool, state: State, stop: threading.Event,
+        scoped: list[str] | None = None,
     ) -> Iterator[tuple[Any, ...]]:
         """Each model answers from the same passages, one after the other, in its own column."""
         skip = gr.skip()
@@ -296,8 +300,10 @@ class ChatHandlers:
         yield (view(), skip, "", state, skip, skip, skip, skip)
         results: list[AnswerResult] = []
         started = time.perf_counter()
+        docs, publishers = scope.split(scoped)
         stream = self.service.compare(text, specs, history, top_k=int(top_k),
-                                      hybrid=bool(hybrid), temperature=float(temperature))
+                                      hybrid=bool(hybrid), temperature=float(temperature),
+                                      docs=docs, publishers=publishers)
         query = text
         try:
             for item in stream:
@@ -347,7 +353,7 @@ class ChatHandlers:
 
     @staticmethod
     def _searched(question: str, found: Retrieval) -> dict[str, Any]:
-        return {"question": question, "standalone_query": found.query,
+        return {"question": question, "standalone_query": found.query, "scope": found.scope,
                 "retrieved": [records.passage_record(p) for p in found.passages]}
 
     @staticmethod
@@ -361,8 +367,15 @@ class ChatHandlers:
             "abstain_reason": "", "model": spec,
             "standalone_query": found.get("standalone_query", ""), "sentences": [],
             "citations": [], "retrieved": found.get("retrieved", []), "timings": {},
-            "stopped": True,
+            "stopped": True, "scope": found.get("scope", []),
         }
+
+    def scope_choices(self, chosen: list[str] | None = None) -> Any:
+        """The scope picker's choices from the index, keeping what is still there chosen."""
+        records = self.service.store.doc_records()
+        choices = scope.choices((r.doc_id, r.meta) for r in records.values())
+        values = {v for _, v in choices}
+        return gr.Dropdown(choices=choices, value=[v for v in chosen or [] if v in values])
 
     # -- models -------------------------------------------------------------------------------
 

@@ -132,18 +132,39 @@ def render_turn_sources(record: Record, turn: int, show_retrieved: bool = True) 
             parts.append('<div class="closest">Closest passages (none of them answers it):</div>')
         # Numbered by rank, as the model saw them: "#4" after a pointed-at "[3]", not "#3".
         rank = {p.get("chunk_id"): i for i, p in enumerate(record.get("retrieved") or [], 1)}
-        parts.extend(_passage_html(p, label=f"#{rank[p.get('chunk_id')]}") for p in others)
+        given = any(p.get("in_prompt") for p in record.get("retrieved") or [])
+        parts.extend(_passage_html(
+            p, label=f"#{rank[p.get('chunk_id')]}",
+            # Only when a prompt was built: an abstention decided before it gave none at all.
+            flag=OVER_BUDGET if given and p.get("in_prompt") is False else "",
+        ) for p in others)
     elif not citations and not others:
         parts.append('<div class="none">No passages.</div>')
     elif others and show_retrieved:
-        parts.append(
-            f'<details class="others"><summary>Retrieved but not cited ({len(others)})</summary>'
-            + "".join(_passage_html(p, label=f"#{i}") for i, p in enumerate(others, 1))
-            + "</details>"
-        )
+        # Passages past the prompt budget were never shown to the model: say so, apart from
+        # those it read and did not cite. (Old records have no in_prompt: counted as read.)
+        read = [p for p in others if p.get("in_prompt", True)]
+        over = [p for p in others if not p.get("in_prompt", True)]
+        if read:
+            parts.append(
+                f'<details class="others"><summary>Retrieved but not cited ({len(read)})'
+                "</summary>"
+                + "".join(_passage_html(p, label=f"#{i}") for i, p in enumerate(read, 1))
+                + "</details>"
+            )
+        if over:
+            parts.append(
+                f'<details class="others over-budget"><summary>Retrieved but over the prompt '
+                f"budget, not given to the model ({len(over)})</summary>"
+                + "".join(_passage_html(p, label=f"#{i}", flag=OVER_BUDGET)
+                          for i, p in enumerate(over, len(read) + 1))
+                + "</details>"
+            )
     parts.append("</section>")
     return "".join(parts)
 
+
+OVER_BUDGET = "not given to the model: past the prompt budget"
 
 EMPTY_SOURCES = (
     '<div class="sources-empty">Sources appear here. Click a marker such as '

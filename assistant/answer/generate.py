@@ -56,6 +56,9 @@ class AnswerResult:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     stamp: dict[str, str] = field(default_factory=dict)
+    # The doc ids the question was limited to (assistant ask --doc, the chat's scope); empty
+    # when the whole corpus was searched.
+    scope: list[str] = field(default_factory=list)
 
     def citations(self) -> list[dict[str, Any]]:
         out = []
@@ -107,6 +110,7 @@ class AnswerResult:
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "stamp": self.stamp,
+            "scope": self.scope,
         }
 
 

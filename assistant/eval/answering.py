@@ -4,7 +4,7 @@ whose code decides the answers, so its hash (not the whole runner's) stamps each
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ class FrozenRetrieval:
     passages: list[Passage]
     best_similarity: float
     retrieve_ms: float
+    scope: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -44,14 +45,15 @@ def freeze(service: ChatService, q: Question, key: str, source: Path) -> FrozenR
     try:
         # No model: an LLM rewrite would make retrieval depend on which model runs first.
         turn = service.prepare(q.question, q.history)
+        scope = service.scope(q.docs)
     except BadQuestion as e:
         raise ConfigError(f"{source}: question '{q.id}' is not accepted: {e.message}",
                           e.hint) from e
-    found = service.search(turn)
+    found = service.search(turn, docs=scope)
     return FrozenRetrieval(
         id=q.id, key=key, question=turn.question, standalone=turn.standalone,
         earlier=turn.earlier, passages=found.passages, best_similarity=found.best_similarity,
-        retrieve_ms=round((time.perf_counter() - started) * 1000, 1),
+        retrieve_ms=round((time.perf_counter() - started) * 1000, 1), scope=scope,
     )
 
 
@@ -75,6 +77,7 @@ def record(
     q: Question, frozen: FrozenRetrieval, result: AnswerResult, stamp: dict[str, str], config: str
 ) -> dict[str, Any]:
     result.standalone_query = frozen.standalone
+    result.scope = frozen.scope
     result.stamp = stamp
     # The answer's one record shape (as `ask --json` prints it), plus what the eval adds.
     record: dict[str, Any] = {

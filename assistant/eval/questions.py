@@ -13,8 +13,8 @@ from assistant.models.base import Message
 KINDS = ("fact", "multihop", "followup", "unanswerable")
 REQUIRED = ("id", "question", "expected_answer", "must_include", "sources", "answerable", "kind")
 # `added` and `origin` (what the model had said) come with questions saved from the chat
-# (assistant/eval/saved.py); the eval reads them as notes.
-OPTIONAL = ("history", "split", "added", "origin")
+# (assistant/eval/saved.py); the eval reads them as notes. `docs` limits a question to documents.
+OPTIONAL = ("history", "split", "added", "origin", "docs")
 # Tune on one split, report the other: scores on the questions a change was tuned on flatter it.
 SPLITS = ("tune", "holdout")
 SCHEMA_HINT = "fix that line; the schema is in eval/README.md"
@@ -31,6 +31,8 @@ class Question:
     kind: str
     history: list[Message] = field(default_factory=list)
     split: str = "tune"
+    # Doc ids the question is limited to (as `assistant ask --doc`); empty: the whole corpus.
+    docs: list[str] = field(default_factory=list)
 
 
 def _is_str_list(value: Any, allow_empty_items: bool = False) -> bool:
@@ -78,6 +80,9 @@ def parse_question(data: Any) -> Question:
         raise ValueError("an answerable question needs at least one 'must_include' group")
     if not _is_str_list(data["sources"]):
         raise ValueError("'sources' must be a list of doc ids (strings)")
+    docs = data.get("docs", [])
+    if not _is_str_list(docs):
+        raise ValueError("'docs' must be a list of doc ids (strings) the question is limited to")
     split = data.get("split", "tune")
     if split not in SPLITS:
         raise ValueError(f"'split' is {split!r}; it must be one of {', '.join(SPLITS)}")
@@ -108,6 +113,7 @@ def parse_question(data: Any) -> Question:
         kind=data["kind"],
         history=[{"role": t["role"], "content": t["content"]} for t in history],
         split=split,
+        docs=list(docs),
     )
 
 

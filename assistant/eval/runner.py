@@ -109,7 +109,10 @@ class _Progress:
 
 
 def _retrieval_key(s: Settings, ident: dict[str, str], q: Question) -> str:
+    # A scope enters the key only when given, so unscoped questions keep their earlier keys.
+    scoped = {"docs": sorted(q.docs)} if q.docs else {}
     return _digest({
+        **scoped,
         "question": q.question, "history": q.history,
         "corpus": ident["corpus_hash"], "embedder": ident["embedder"],
         "chunking": ident["chunking"],

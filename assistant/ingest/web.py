@@ -73,10 +73,31 @@ class CrawlOptions:
 
 @dataclass(frozen=True)
 class WebSource(Source):
-    author: str = ""
-
     def metadata(self) -> dict[str, str]:
-        return {**super().metadata(), "author": self.author}
+        # A manifest link's URL status travels with the page, so a reader can weigh it.
+        linked = {"verified": self.verified} if self.verified else {}
+        return {**super().metadata(), "author": self.author, **linked}
+
+
+# What happened to one URL, as the CLI prints it and the UI lists it.
+KEPT, DUPLICATE, SKIPPED, NOT_FOLLOWED, NOT_FETCHED = (
+    "kept", "duplicate", "skipped", "not followed", "not fetched")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    url: str
+    status: str  # one of KEPT, DUPLICATE, SKIPPED, NOT_FOLLOWED, NOT_FETCHED
+    detail: str = ""  # the doc id (kept, duplicate) or the reason
+
+    def line(self) -> str:
+        return {
+            KEPT: f"kept {self.url} as {self.detail}",
+            DUPLICATE: f"duplicate {self.url}: stored once as {self.detail}",
+            SKIPPED: f"skipped {self.url}: {self.detail}",
+            NOT_FOLLOWED: f"not followed {self.url}: page cap reached (raise --max-pages)",
+            NOT_FETCHED: f"not fetched {self.url}: {self.detail}",
+        }[self.status]
 
 
 @dataclass
@@ -86,8 +107,22 @@ class WebIngestReport:
     duplicates: list[tuple[str, str]] = field(default_factory=list)  # (url, doc_id kept)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (url, reason)
     not_followed: list[str] = field(default_factory=list)
+    # Manifest links listed without a known URL: never fetched (label, why).
+    not_fetched: list[tuple[str, str]] = field(default_factory=list)
     index: IngestReport | None = None
     seconds: float = 0.0
+
+    def outcomes(self) -> list[Outcome]:
+        """Every URL's fate in one list: kept, duplicate, skipped (and why), not followed, not
+        fetched. A kept page the index then could not read counts as skipped."""
+        unread = dict(self.index.failed) if self.index else {}
+        out = [Outcome(url, KEPT, doc_id) for doc_id, url in self.kept
+               if not any(doc_id == Path(name).stem for name in unread)]
+        out += [Outcome(url, DUPLICATE, doc_id) for url, doc_id in self.duplicates]
+        out += [Outcome(url, SKIPPED, why) for url, why in self.skipped]
+        out += [Outcome(url, NOT_FOLLOWED) for url in self.not_followed]
+        out += [Outcome(label, NOT_FETCHED, why) for label, why in self.not_fetched]
+        return out
 
     @property
     def skipped(self) -> list[tuple[str, str]]:
@@ -102,6 +137,8 @@ class WebIngestReport:
             parts.append(f"{len(self.failed)} failed")
         if self.not_followed:
             parts.append(f"{len(self.not_followed)} links not followed (page cap)")
+        if self.not_fetched:
+            parts.append(f"{len(self.not_fetched)} listed without a known URL (not fetched)")
         line = ", ".join(parts) + f" in {self.seconds:.1f} s"
         return f"{line}\n{self.index.summary()}" if self.index else line
 
@@ -244,7 +281,10 @@ class _Crawl:
                               "drop --same-site to follow it")
         fmt, suffix, article = self._extract(page)
         seed = task.seed
-        title = (seed.title if seed else "") or article.title
+        # A page keeps its own title and metadata: a manifest's URL may be a guess that lands on
+        # another page (a home page, a tag page), which must not pass for the piece. The
+        # manifest's values fill only what the page does not say.
+        title = article.title or (seed.title if seed else "")
         article = _without_title(article, article.title)
         if not article.text.strip():
             raise IngestError("no main text found on the page", "save it and ingest the file")
@@ -266,18 +306,20 @@ class _Crawl:
                 self.report.duplicates.append((task.url, f"{other_id} (already indexed)"))
                 return
         title = title or canonical
-        publisher = (seed.publisher if seed else "") or article.sitename or site_of(canonical)
-        date = (seed.date if seed else "") or article.date
-        url = (seed.url if seed and seed.url else "") or canonical
+        publisher = (_named_site(article.sitename, page.final_url)
+                     or (seed.publisher if seed else "") or site_of(canonical))
+        date = article.date or (seed.date if seed else "")
+        author = article.author or (seed.author if seed else "")
+        url = canonical
         path = self.extracted / f"{doc_id}{suffix}"
         if fmt == "html":
-            rendered = render_article(article, title, url, article.author, publisher, date)
+            rendered = render_article(article, title, url, author, publisher, date)
             _write_if_changed(path, rendered.encode("utf-8"))
         else:
             _write_if_changed(path, page.body)
         self.sources.append(WebSource(
             doc_id=doc_id, title=title, path=path, format=fmt, publisher=publisher, url=url,
-            date=date, license="", author=article.author,
+            date=date, license="", author=author, verified=seed.verified if seed else "",
         ))
         kept = _Kept(doc_id, url, sh)
         self.kept.append(kept)
@@ -325,6 +367,14 @@ class _Crawl:
         if other and jaccard(sh, other.shingles) < CANONICAL_MIN_SIMILARITY:
             return final_url
         return canon
+
+
+def _named_site(sitename: str, url: str) -> str:
+    """The site's name as the page states it; "" when it is only the host name (trafilatura
+    falls back to that), which says nothing a manifest's publisher should give way to."""
+    host = urlsplit(url).netloc.lower()
+    bare = sitename.strip().lower()
+    return "" if bare in (host, host.removeprefix("www."), host.split(":")[0]) else sitename
 
 
 def _without_title(article: Article, title: str) -> Article:
@@ -415,5 +465,10 @@ def ingest_linked(
     crawl = crawl or CrawlOptions()
     if crawl.connect_timeout_s is None:
         crawl = replace(crawl, connect_timeout_s=LINKED_CONNECT_TIMEOUT_S)
-    linked = [s for s in load_manifest(settings.corpus_manifest).linked if s.url]
-    return ingest_urls(settings, linked, crawl, on_progress, rebuild=rebuild, progress=progress)
+    linked = load_manifest(settings.corpus_manifest).linked
+    report = ingest_urls(settings, [s for s in linked if s.url], crawl, on_progress,
+                         rebuild=rebuild, progress=progress)
+    report.not_fetched = [
+        (s.doc_id, "no known URL: listed in the manifest only"
+         + (f" ({s.note})" if s.note else "")) for s in linked if not s.url]
+    return report
