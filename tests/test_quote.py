@@ -110,6 +110,7 @@ def test_the_cli_says_an_answer_is_a_quote() -> None:
     from assistant.settings import Settings
 
     settings = Settings()
-    assert answer_notes(SimpleNamespace(quoted=False, cut_off=False), settings) == []
-    notes = answer_notes(SimpleNamespace(quoted=True, cut_off=False), settings)
+    none: dict = {"passages": [], "retrieved": [], "cut_off": False}
+    assert answer_notes(SimpleNamespace(quoted=False, **none), settings) == []
+    notes = answer_notes(SimpleNamespace(quoted=True, **none), settings)
     assert len(notes) == 1 and "quoted from the passage" in notes[0]
