@@ -76,6 +76,10 @@ def _passage_html(
     ident = f' id="{esc(element_id)}"' if element_id else ""
     opened = " open" if is_open else ""
     flag_html = f'<div class="src-flag">⚠ {esc(flag)}</div>' if flag else ""
+    if p.get("injection"):
+        flag_html += ('<div class="src-flag injection">⚠ This passage contains text addressed to '
+                      "the assistant (an instruction, not information); it was not passed to the "
+                      "model as an instruction.</div>")
     return (
         f'<details class="src"{ident}{opened}><summary><span class="src-n">{esc(label)}</span> '
         f'<span class="src-title">{esc(p.get("title") or p.get("doc_id", ""))}</span>{locator}'

@@ -65,7 +65,7 @@ class AnswerResult:
             out.append({
                 "n": n, "doc_id": p.doc_id, "title": p.title, "url": p.url, "text": p.text,
                 "score": p.score, "locator": p.locator, "publisher": p.publisher, "date": p.date,
-                "chunk_id": p.chunk_id,
+                "chunk_id": p.chunk_id, "injection": p.injection,
                 "supported": all(s.supported for s in self.sentences if n in s.cited),
             })
         return out
@@ -92,6 +92,7 @@ class AnswerResult:
                 {"doc_id": p.doc_id, "chunk_id": p.chunk_id, "score": p.score,
                  "similarity": p.similarity, "locator": p.locator, "title": p.title,
                  "url": p.url, "publisher": p.publisher, "date": p.date, "text": p.text,
+                 "injection": p.injection,
                  # The prompt budget may leave the last passages out.
                  "in_prompt": p.chunk_id in given}
                 for p in self.retrieved
@@ -192,8 +193,9 @@ def generate(
         question=asked, own_question=question,
         # The model sees each passage's title and locator too ("... Definition – 1.0-RC1"); a
         # sentence giving the assistant orders supports nothing, so it is left out.
-        texts=[f"{p.title} {p.locator}\n{_informing(p.text)}" for p in kept],
-        injected=[f.text for p in kept for f in injection.find(p.text)],
+        texts=[f"{p.title} {p.locator}\n{_informing(p.text, options.injections)}" for p in kept],
+        injected=[] if options.injections == "off" else [
+            f.text for p in kept for f in injection.find(p.text)],
         headers=[passage_header(p) for p in kept] + [p.title for p in kept],
         publishers=[p.publisher for p in kept],
         best_similarity=best_similarity, min_relevance=options.min_relevance,
@@ -278,7 +280,9 @@ def generate(
     yield result
 
 
-def _informing(text: str) -> str:
+def _informing(text: str, injections: str) -> str:
+    if injections == "off":  # as before there was any of this: the measurement's baseline
+        return text
     return injection.neutralise(text, "remove").replace(injection.NOTE, " ")
 
 
