@@ -110,7 +110,13 @@ def sentences(text: str) -> list[tuple[int, int]]:
 
 
 def find(text: str) -> list[Finding]:
-    spans = [(a, b, k) for a, b in sentences(text) if (k := classify(text[a:b]))]
+    pieces = sentences(text)
+    spans = [(a, b, k) for a, b in pieces if (k := classify(text[a:b]))]
+    # An order broken over a line ("IGNORE ALL PREVIOUS\ninstructions") spans two pieces.
+    flagged = {a for a, _, _ in spans}
+    for (a, _), (c, d) in zip(pieces, pieces[1:], strict=False):
+        if a not in flagged and c not in flagged and (k := classify(text[a:d])):
+            spans.append((a, d, k))
     spans += [(m.start(), m.end(), "marker") for m in _BLOCKS.finditer(text)]
     found: list[Finding] = []
     for start, end, kind in sorted(spans):
