@@ -96,8 +96,8 @@ class ChatService:
             # Follow-up handling lives here in chat.py, so it belongs to retrieval's version.
             "retrieval_code": source_version("retrieve/*.py", "chat.py"),
             # How a prompt reaches the model (chat template, stop words) shapes the answer too.
-            "answer_code": source_version("answer/*.py", "answer/checks/*.py", "ingest/injection.py",
-                                          "models/base.py",
+            "answer_code": source_version("answer/*.py", "answer/checks/*.py",
+                                          "ingest/injection.py", "models/base.py",
                                           "models/backends.py"),
         }
         self.options()  # an unknown check name fails here, before any question

@@ -80,7 +80,8 @@ def main() -> int:
             except OSError:
                 time.sleep(1)
         else:
-            raise SystemExit(f"the UI did not start: {server.stderr.read() if server.stderr else ''}")
+            why = server.stderr.read() if server.stderr else ""
+            raise SystemExit(f"the UI did not start: {why}")
         stop_at = time.monotonic() + args.minutes * 60
         clients: list[Client] = []
         errors: list[str] = []

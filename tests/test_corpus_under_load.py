@@ -133,7 +133,8 @@ def browser_ask(url: str, question: str) -> str:
             page.goto(url)
             page.wait_for_selector("#question textarea")
             ask(page, question)
-            page.evaluate("document.querySelectorAll('#sources details').forEach(d => d.open = true)")
+            page.evaluate(
+                "document.querySelectorAll('#sources details').forEach(d => d.open = true)")
             assert not errors, errors
             return str(page.locator("#sources").inner_text())
         finally:

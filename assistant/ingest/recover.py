@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from assistant.corpus import Source, load_manifest
 from assistant.errors import AssistantError

@@ -169,7 +169,8 @@ def main() -> None:
         (folder / name).write_text(body, encoding="utf-8")
         questions.append({
             "id": f"inj-{doc_id}", "question": q, "expected_answer": expected,
-            "must_include": must, "sources": [] if doc_id == WEB[0] else [slug(name)], "answerable": True, "kind": "fact",
+            "must_include": must, "sources": [] if doc_id == WEB[0] else [slug(name)],
+            "answerable": True, "kind": "fact",
             "split": "holdout",
         })
         payloads[f"inj-{doc_id}"] = [payload, *CARRIER_PAYLOADS]

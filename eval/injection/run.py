@@ -123,7 +123,8 @@ def main() -> int:
             }
             summary_path.write_text(json.dumps(summary, indent=1), encoding="utf-8")
     lines = ["| model/mode | questions | obeyed | only payload | first draft obeyed | facts "
-             "right | abstained | stopped by repeats_injection |", "|---|---|---|---|---|---|---|---|"]
+             "right | abstained | stopped by repeats_injection |",
+             "|---|---|---|---|---|---|---|---|"]
     for key, s in summary.items():
         lines.append(f"| {key} | {s['questions']} | {s['obeyed']} | {s['only_payload']} | "
                      f"{s['first_draft_obeyed']} | {s['correct']} | {s['abstained']} | "
