@@ -157,6 +157,8 @@ class Store:
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException as e:  # the Rust bindings panic with a BaseException
+            if self.local:
+                forget_client(str(path))
             raise _wrap(e, self.where, self.local) from e
 
     def probe(self) -> None:
@@ -385,6 +387,15 @@ def missing_database(store_dir: Path) -> bool:
         p.is_dir() and re.fullmatch(r"[0-9a-f-]{36}", p.name) for p in store_dir.glob("*"))
 
 
+def forget_client(path: str) -> None:
+    """Drop Chroma's cached client system for `path`: it caches one per folder even when starting
+    it failed, and every later client of that folder would get the broken one."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    SharedSystemClient._identifier_to_system.pop(path, None)
+    SharedSystemClient._identifier_to_refcount.pop(path, None)
+
+
 def open_store(settings: Settings, embedder: Embedder | None = None, check: bool = True) -> Store:
     """The store of `settings`, checked: a damaged embedded store raises StoreDamaged (see
     damaged_store) with the command that recovers, and no Rust noise on the terminal."""
@@ -410,9 +421,8 @@ def open_store(settings: Settings, embedder: Embedder | None = None, check: bool
 
 def move_aside(settings: Settings) -> Path:
     """Rename the (damaged) store folder to `store.damaged-<UTC date and time>`, kept for
-    inspection, and forget Chroma's cached client for the path so a new store can start there."""
-    from chromadb.api.shared_system_client import SharedSystemClient
-
+    inspection, and forget Chroma's cached client for the path so a new store can start there
+    (a live service's old handles then find the new store: Store._reattach)."""
     src = settings.store_dir
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     dest = src.with_name(f"{src.name}.damaged-{stamp}")
@@ -422,7 +432,7 @@ def move_aside(settings: Settings) -> Path:
         dest = src.with_name(f"{src.name}.damaged-{stamp}-{n}")
     if src.exists():
         src.rename(dest)
-    SharedSystemClient.clear_system_cache()
+    forget_client(str(src))
     return dest
 
 
