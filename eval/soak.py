@@ -94,7 +94,8 @@ def main() -> int:
                 for c in clients:
                     c.close()
                 clients = [Client(url, verbose=False, analytics_enabled=False,
-                                  download_files=False) for _ in range(2)]
+                                  download_files=False, httpx_kwargs={"timeout": 300})
+                           for _ in range(2)]
             try:
                 final = clients[n % 2].submit(QUESTIONS[n % len(QUESTIONS)], args.model, 2,
                                               0.0, True, False, api_name=ASK).result(timeout=600)
