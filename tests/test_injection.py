@@ -162,3 +162,15 @@ def test_the_shipped_corpus_has_no_orders() -> None:
         for block in load_blocks(d.path, d.format):
             flagged += [(d.doc_id, f.text) for f in find(block.text)]
     assert flagged == []
+
+
+def test_the_sources_panel_flags_a_passage_that_gives_orders() -> None:
+    from ui.sources_html import render_turn_sources
+
+    def record(flag: str) -> dict[str, object]:
+        return {"question": "q", "citations": [], "sentences": [], "abstained": False,
+                "retrieved": [{"chunk_id": "c1", "doc_id": "d", "title": "T", "text": FACT,
+                               "injection": flag}]}
+
+    assert 'class="src-flag injection"' in render_turn_sources(record("phrase"), 1)
+    assert "src-flag" not in render_turn_sources(record(""), 1)
