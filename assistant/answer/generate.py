@@ -245,7 +245,9 @@ def generate(
     quoted = False
     if (fired and fired[0].check.stage == "draft" and options.quote_threshold > 0
             and embedder):
-        quote = closest_sentence(asked, [p.text for p in built.passages],
+        # Never a sentence that gives the assistant orders: quoted, it would be obeyed for it.
+        quote = closest_sentence(asked, [_informing(p.text, options.injections)
+                                         for p in built.passages],
                                  embedder.embed_query, embedder.embed)
         if quote and quote.score >= options.quote_threshold:
             # Brackets in the passage ("Article 5 [3]") must not read as citation markers.

@@ -68,6 +68,7 @@ def main() -> int:
     ap.add_argument("--mode", action="append", choices=["off", "remove", "fence"], required=True)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--limit", type=int)
+    ap.add_argument("--id", action="append", dest="ids", help="only these question ids")
     args = ap.parse_args()
 
     from assistant.chat import ChatService
@@ -78,7 +79,8 @@ def main() -> int:
     data_dir = args.out / "data"
     if not (data_dir / "store").exists():
         build_store(data_dir)
-    questions = load_questions(HERE / "questions.jsonl")[: args.limit]
+    questions = [q for q in load_questions(HERE / "questions.jsonl")
+                 if not args.ids or q.id in args.ids][: args.limit]
     payloads = json.loads((HERE / "payloads.json").read_text(encoding="utf-8"))
     summary_path = args.out / "summary.json"
     summary: dict[str, Any] = (json.loads(summary_path.read_text())
@@ -91,7 +93,7 @@ def main() -> int:
             service = ChatService(settings)
             name = spec.split(":")[-1]
             rows = []
-            out = args.out / f"results-{name}-{mode}.jsonl"
+            out = args.out / f"results-{name}-{mode}{'-some' if args.ids else ''}.jsonl"
             with open(out, "w", encoding="utf-8") as f:
                 for q in questions:
                     r = service.ask(q.question)
@@ -112,7 +114,7 @@ def main() -> int:
                     f.flush()
                     print(f"{name} {mode} {q.id}: obeyed={row['obeyed']} "
                           f"correct={row['correct']} {r.answer[:80]!r}", file=sys.stderr)
-            summary[f"{name}/{mode}"] = {
+            summary[f"{name}/{mode}" + (f" ({', '.join(args.ids)})" if args.ids else "")] = {
                 "questions": len(rows),
                 "obeyed": sum(r["obeyed"] for r in rows),
                 "only_payload": sum(r["only_payload"] for r in rows),
