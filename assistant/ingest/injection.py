@@ -61,7 +61,9 @@ _SQUASHED = re.compile(
 _BLOCKS = re.compile(
     r"<\|\s*im_start\s*\|>.*?(<\|\s*im_end\s*\|>|$)|\[\s*inst\s*\].*?(\[\s*/\s*inst\s*\]|$)"
     r"|<<\s*sys\s*>>.*?(<<\s*/\s*sys\s*>>|$)|<\s*tool_call\s*>.*?(<\s*/\s*tool_call\s*>|$)"
-    r"|^[ \t]*(system|assistant)[ \t]*:[^\n]*",
+    # A role turn: the prefix and the two sentences after it ("Assistant: Sure! The answer is
+    # X."), at a line start or, as chunks join lines with spaces, after a sentence.
+    r"|(?:^|(?<=[.!?])[ \t]+)[ \t]*(system|assistant)[ \t]*:(?:[^.!?\n]*(?:[.!?]+|$)){1,2}",
     re.IGNORECASE | re.DOTALL | re.MULTILINE,
 )
 
