@@ -109,7 +109,8 @@ class ChatService:
             # Follow-up handling lives here in chat.py, so it belongs to retrieval's version.
             "retrieval_code": source_version("retrieve/*.py", "chat.py"),
             # How a prompt reaches the model (chat template, stop words) shapes the answer too.
-            "answer_code": source_version("answer/*.py", "answer/checks/*.py", "models/base.py",
+            "answer_code": source_version("answer/*.py", "answer/checks/*.py",
+                                          "ingest/injection.py", "models/base.py",
                                           "models/backends.py"),
         }
         self.options()  # an unknown check name fails here, before any question
@@ -196,6 +197,7 @@ class ChatService:
             prompt_budget=a.prompt_budget_tokens, min_relevance=a.min_relevance,
             retry_declined=a.retry_declined, quote_threshold=a.quote_threshold,
             support_threshold=a.support_threshold, disabled_checks=tuple(a.disabled_checks),
+            injections=a.injections,
         )
         for k, v in overrides.items():
             if v is not None:

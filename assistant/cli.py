@@ -48,7 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ingest", help="index the shipped corpus, or files/folders you name")
     _common(p)
     p.add_argument("paths", nargs="*", type=Path, help="files or folders (default: shipped corpus)")
-    p.add_argument("--rebuild", action="store_true", help="drop the collection and index anew")
+    p.add_argument("--rebuild", action="store_true",
+                   help="index anew from the manifest, uploads and web cache; a damaged store "
+                   "is kept aside")
     p.add_argument("--remove", metavar="DOC_ID", action="append", help="remove a document")
     p.add_argument("--list", action="store_true", help="list the indexed documents")
     p.add_argument("--url", action="append", dest="urls", metavar="URL",
@@ -67,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fetch the manifest's [[linked]] news pieces (skipped when offline)")
     p.add_argument("--delay", type=float, default=1.0,
                    help="seconds between requests to one host (default 1.0)")
+
+    p = sub.add_parser("doctor", help="check the store against the manifest (exit 1 if broken)")
+    _common(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
 
     p = sub.add_parser("ask", help="answer one question with citations")
     _common(p)
@@ -153,12 +159,14 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.ingest.pipeline import ingest, sources_from_paths
-    from assistant.store import open_store
+    from assistant.store import open_store, write_lock
 
     if args.list or args.remove:
         store = open_store(settings)
-        for doc_id in args.remove or []:
-            print(f"removed {doc_id}" if store.remove_document(doc_id) else f"no such doc {doc_id}")
+        with write_lock(settings, "remove"):
+            for doc_id in args.remove or []:
+                print(f"removed {doc_id}" if store.remove_document(doc_id)
+                      else f"no such doc {doc_id}")
         if args.list:
             for r in sorted(store.doc_records().values(), key=lambda r: r.doc_id):
                 print(f"{r.doc_id}\t{r.chunks} chunks\t{r.meta.get('title', '')}")
@@ -178,6 +186,14 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     skipped: list[tuple[str, str]] = []
     rebuild = args.rebuild
+    if rebuild and not args.paths and not web:
+        from assistant.ingest.recover import rebuild as recover
+
+        recovered = recover(settings)
+        print(recovered.summary())
+        for name, why in recovered.skipped:
+            print(f"skipped {name}: {why}", file=sys.stderr)
+        return 0 if not recovered.skipped else 1
     if args.paths or not web:
         sources, skipped = (None, []) if not args.paths else sources_from_paths(args.paths)
         report = ingest(settings, sources, rebuild=rebuild)
@@ -269,6 +285,17 @@ def answer_notes(result: Any, settings: Settings) -> list[str]:
         notes.append(f"  (cut off at the {limit}-token answer limit: ask a narrower question, "
                      "or raise ASSISTANT_ANSWER__MAX_ANSWER_TOKENS)")
     return notes
+
+
+def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.doctor import check
+
+    report = check(settings)
+    if args.json:
+        print(json.dumps(report.to_json()))
+    else:
+        print("\n".join(report.lines()))
+    return 0 if report.ok else 1
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
@@ -440,7 +467,7 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
 
 COMMANDS = {
     "ingest": cmd_ingest, "ask": cmd_ask, "chat": cmd_chat, "ui": cmd_ui, "serve": cmd_serve,
-    "models": cmd_models, "eval": cmd_eval, "bench": cmd_bench,
+    "models": cmd_models, "eval": cmd_eval, "bench": cmd_bench, "doctor": cmd_doctor,
 }
 
 

@@ -43,6 +43,12 @@ class StoreUnavailable(AssistantError):
     exit_code = 4
 
 
+class StoreDamaged(StoreUnavailable):
+    """The embedded store's files are damaged: Chroma cannot read them."""
+
+    exit_code = 7
+
+
 class IngestError(AssistantError):
     exit_code = 6
 
@@ -53,6 +59,10 @@ class FetchError(IngestError):
     def __init__(self, message: str, hint: str = "", connection: bool = False) -> None:
         super().__init__(message, hint)
         self.connection = connection
+
+
+class IngestBusy(IngestError):
+    """Another ingest holds the data directory's write lock."""
 
 
 class CorpusError(AssistantError):

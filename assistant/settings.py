@@ -112,6 +112,13 @@ class AnswerSettings(BaseModel):
         "hold for the sentence to count as supported.",
     )
 
+    injections: Literal["remove", "fence", "off"] = Field(
+        default="remove",
+        description="What the prompt does with a passage sentence that gives the assistant "
+        "orders (assistant/ingest/injection.py): replace it with a note, fence it as quoted "
+        "document text, or leave it (off; only to measure what the others are worth).",
+    )
+
     _split_disabled = field_validator("disabled_checks", mode="before")(_comma_list)
 
 

@@ -25,6 +25,7 @@ import httpx
 import pytest
 
 from assistant.errors import BadQuestion
+from assistant.ingest.injection import NOTE
 from assistant.offline import OFFLINE_ENV
 from assistant.settings import Settings
 from tests.helpers import TEST_MODEL, free_port
@@ -490,7 +491,9 @@ def test_documents_are_data_from_prompt_to_page(harbour: Settings,
     assert INJECTION not in messages[0]["content"] and "PWNED" not in messages[0]["content"]
     user = messages[1]["content"]
     passages_at, question_at = user.index("Passages:"), user.rindex("Question:")
-    for text in (INJECTION, "<script>alert(1)</script>", "pier four"):
+    # The order is replaced by a note (assistant/ingest/injection.py); the rest stays as data.
+    assert INJECTION not in user and "PWNED" not in user
+    for text in (NOTE, "<script>alert(1)</script>", "pier four"):
         at = user.index(text)
         assert passages_at < at < question_at, f"{text!r} is not inside the passages"
     assert user.rstrip().endswith(question)
@@ -505,4 +508,7 @@ def test_documents_are_data_from_prompt_to_page(harbour: Settings,
     for name, page in pages.items():
         assert "<script" not in page.lower(), f"raw <script> in the {name} HTML"
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in pages["sources"]
+    # The sources panel flags the passage that gave orders (marked at ingest).
+    assert result.passages[0].injection == "phrase"
+    assert 'class="src-flag injection"' in pages["sources"]
     print(f"SmolLM2 answered: {result.answer!r} (abstained={result.abstained})")

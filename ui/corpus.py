@@ -13,6 +13,7 @@ from assistant.corpus import Source, load_manifest
 from assistant.errors import AssistantError
 from assistant.ingest.pipeline import IngestReport, ingest, slug, sources_from_paths
 from assistant.settings import Settings
+from assistant.store import write_lock
 from ui import corpus_html, escape
 
 COLUMNS = ["doc_id", "title", "publisher", "date", "license", "chunks", "indexed"]
@@ -86,7 +87,8 @@ class CorpusHandlers:
         if not doc_id:
             gr.Warning("Pick a document to remove")
             return gr.skip(), gr.skip(), gr.skip()
-        removed = self.service.store.remove_document(doc_id)
+        with write_lock(self.settings, "remove"):
+            removed = self.service.store.remove_document(doc_id)
         for f in self.uploads_dir.glob("*") if self.uploads_dir.exists() else []:
             if slug(f.stem) == doc_id:
                 f.unlink()

@@ -10,7 +10,7 @@ def passage_record(p: Any) -> dict[str, Any]:
     return {
         "chunk_id": p.chunk_id, "doc_id": p.doc_id, "title": p.title, "url": p.url,
         "publisher": p.publisher, "date": p.date, "locator": p.locator, "text": p.text,
-        "similarity": p.similarity, "score": p.score,
+        "similarity": p.similarity, "score": p.score, "injection": p.injection,
     }
 
 

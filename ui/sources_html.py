@@ -80,6 +80,10 @@ def _passage_html(
     if p.get("cited_by"):
         flag_html = (f'<div class="cited-by">cited by {esc(", ".join(p["cited_by"]))}</div>'
                      + flag_html)
+    if p.get("injection"):
+        flag_html += ('<div class="src-flag injection">⚠ This passage contains text addressed to '
+                      "the assistant (an instruction, not information); it was not passed to the "
+                      "model as an instruction.</div>")
     return (
         f'<details class="src"{ident}{opened}><summary><span class="src-n">{esc(label)}</span> '
         f'<span class="src-title">{esc(p.get("title") or p.get("doc_id", ""))}</span>{locator}'

@@ -21,6 +21,7 @@ from assistant.answer.citations import (
 from assistant.answer.prompt import build_prompt, passage_header
 from assistant.answer.quote import closest_sentence
 from assistant.embeddings import Embedder
+from assistant.ingest import injection
 from assistant.models.base import ChatModel, GenerationStats
 from assistant.prompts import PromptLibrary
 from assistant.retrieve.hybrid import Passage
@@ -67,7 +68,7 @@ class AnswerResult:
             out.append({
                 "n": n, "doc_id": p.doc_id, "title": p.title, "url": p.url, "text": p.text,
                 "score": p.score, "locator": p.locator, "publisher": p.publisher, "date": p.date,
-                "chunk_id": p.chunk_id,
+                "chunk_id": p.chunk_id, "injection": p.injection,
                 "supported": all(s.supported for s in self.sentences if n in s.cited),
             })
         return out
@@ -94,6 +95,7 @@ class AnswerResult:
                 {"doc_id": p.doc_id, "chunk_id": p.chunk_id, "score": p.score,
                  "similarity": p.similarity, "locator": p.locator, "title": p.title,
                  "url": p.url, "publisher": p.publisher, "date": p.date, "text": p.text,
+                 "injection": p.injection,
                  # The prompt budget may leave the last passages out.
                  "in_prompt": p.chunk_id in given}
                 for p in self.retrieved
@@ -128,6 +130,8 @@ class AnswerOptions:
     support_threshold: float = SUPPORT_THRESHOLD
     # Names of answer checks turned off (assistant/answer/checks/).
     disabled_checks: tuple[str, ...] = ()
+    # What the prompt does with passage sentences that give the assistant orders.
+    injections: str = "remove"
 
 
 def abstention(
@@ -187,12 +191,15 @@ def generate(
     asked = f"{earlier_question} {question}".strip()
     budget = min(options.prompt_budget, model.context_window - options.max_tokens - 16)
     built = build_prompt(prompts, question, passages, model.count_tokens, budget,
-                         earlier_question) if passages else None
+                         earlier_question, injections=options.injections) if passages else None
     kept = built.passages if built else []
     evidence = Evidence(
         question=asked, own_question=question,
-        # The model sees each passage's title and locator too ("... Definition – 1.0-RC1").
-        texts=[f"{p.title} {p.locator}\n{p.text}" for p in kept],
+        # The model sees each passage's title and locator too ("... Definition – 1.0-RC1"); a
+        # sentence giving the assistant orders supports nothing, so it is left out.
+        texts=[f"{p.title} {p.locator}\n{_informing(p.text, options.injections)}" for p in kept],
+        injected=[] if options.injections == "off" else [
+            f.text for p in kept for f in injection.find(p.text)],
         headers=[passage_header(p) for p in kept] + [p.title for p in kept],
         publishers=[p.publisher for p in kept],
         best_similarity=best_similarity, min_relevance=options.min_relevance,
@@ -225,7 +232,7 @@ def generate(
     retried = False
     if fired and fired[0].check.stage == "draft" and options.retry_declined:
         again = build_prompt(prompts, question, built.passages, model.count_tokens, budget,
-                             earlier_question, system="retry")
+                             earlier_question, system="retry", injections=options.injections)
         retry_stats = GenerationStats()
         retry_raw = "".join(model.stream(again.messages, options.max_tokens,
                                          options.temperature, retry_stats)).strip()
@@ -242,7 +249,9 @@ def generate(
     quoted = False
     if (fired and fired[0].check.stage == "draft" and options.quote_threshold > 0
             and embedder):
-        quote = closest_sentence(asked, [p.text for p in built.passages],
+        # Never a sentence that gives the assistant orders: quoted, it would be obeyed for it.
+        quote = closest_sentence(asked, [_informing(p.text, options.injections)
+                                         for p in built.passages],
                                  embedder.embed_query, embedder.embed)
         if quote and quote.score >= options.quote_threshold:
             # Brackets in the passage ("Article 5 [3]") must not read as citation markers.
@@ -275,6 +284,12 @@ def generate(
                 which = " and ".join(f"[{n}]" for n in result.pointed)
                 result.answer = checks.POINTED.format(which=which)
     yield result
+
+
+def _informing(text: str, injections: str) -> str:
+    if injections == "off":  # as before there was any of this: the measurement's baseline
+        return text
+    return injection.neutralise(text, "remove").replace(injection.NOTE, " ")
 
 
 def _pointed(draft: str, count: int, asked: str) -> list[int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from assistant.ingest.injection import neutralise
 from assistant.models.base import Message
 from assistant.prompts import PromptLibrary
 from assistant.retrieve.hybrid import Passage
@@ -23,10 +24,16 @@ def passage_header(p: Passage) -> str:
     return " — ".join(x for x in (p.title, p.locator) if x)
 
 
-def passage_block(n: int, p: Passage) -> str:
+def passage_text(p: Passage, injections: str = "remove") -> str:
+    """The passage as the model reads it: sentences giving the assistant orders replaced by a
+    note (or fenced, per `injections`), and brackets that would read as our markers softened."""
+    return neutralise(p.text, injections).replace("[", "(").replace("]", ")")
+
+
+def passage_block(n: int, p: Passage, injections: str = "remove") -> str:
     where = passage_header(p)
     # The passage text is quoted data; neutralise anything that looks like our own markers.
-    text = p.text.replace("[", "(").replace("]", ")")
+    text = passage_text(p, injections)
     return f"[{n}] {where}\n{text}"
 
 
@@ -38,6 +45,7 @@ def build_prompt(
     budget: int,
     earlier_question: str = "",
     system: str = "answer",
+    injections: str = "remove",
 ) -> BuiltPrompt:
     """`system` names the instructions: "answer" normally, "retry" after a draft declined."""
     system_text = prompts.get(system).text
@@ -48,17 +56,17 @@ def build_prompt(
     kept: list[Passage] = []
     used = fixed
     for p in passages:
-        cost = count_tokens(passage_block(len(kept) + 1, p)) + 2
+        cost = count_tokens(passage_block(len(kept) + 1, p, injections)) + 2
         if kept and used + cost > budget:
             continue
         if not kept and used + cost > budget:
             # Even the best passage alone is too long: keep it, cut to what fits.
             room = max(50, budget - used)
             p = _cut(p, room, count_tokens)
-            cost = count_tokens(passage_block(1, p)) + 2
+            cost = count_tokens(passage_block(1, p, injections)) + 2
         kept.append(p)
         used += cost
-    body = "\n\n".join(passage_block(i, p) for i, p in enumerate(kept, start=1))
+    body = "\n\n".join(passage_block(i, p, injections) for i, p in enumerate(kept, start=1))
     messages: list[Message] = [
         {"role": "system", "content": system_text},
         {"role": "user", "content": template.render(passages=body, question=asked)},

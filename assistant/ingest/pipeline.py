@@ -18,9 +18,10 @@ from assistant.corpus import Source, load_manifest, sha256_file, verify_source
 from assistant.embeddings import get_embedder
 from assistant.errors import CorpusError, IngestError
 from assistant.ingest.chunking import chunk_blocks
+from assistant.ingest.injection import kinds
 from assistant.ingest.loaders import EXTENSIONS, load_blocks
 from assistant.settings import Settings
-from assistant.store import open_store
+from assistant.store import open_for_rebuild, open_store, write_lock
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,9 @@ class IngestReport:
     chunks: int = 0
     swept: int = 0
     seconds: float = 0.0
+    # A rebuild that found the store damaged: where the damaged folder went, and why.
+    moved_aside: str = ""
+    damage: str = ""
 
     def summary(self) -> str:
         parts = [
@@ -45,12 +49,15 @@ class IngestReport:
         ]
         if self.failed:
             parts.append(f"{len(self.failed)} skipped")
-        return f"{', '.join(parts)}; {self.chunks} chunks written in {self.seconds:.1f} s"
+        done = f"{', '.join(parts)}; {self.chunks} chunks written in {self.seconds:.1f} s"
+        if self.moved_aside:
+            done = f"the store was damaged; kept aside at {self.moved_aside}. {done}"
+        return done
 
 
 # The orchestration modules are left out of the ingest code version: a change to how documents are
 # scheduled or crawled does not change the chunks a document is cut into.
-ORCHESTRATION = ("ingest/pipeline.py", "ingest/web.py")
+ORCHESTRATION = ("ingest/pipeline.py", "ingest/web.py", "ingest/recover.py")
 
 
 def ingest_code_version() -> str:
@@ -91,13 +98,27 @@ def ingest(
     on_progress: ProgressFn | None = None,
 ) -> IngestReport:
     """Index `sources` (default: the shipped corpus). Unchanged documents are skipped; a document
-    that fails to load is reported and the rest of the batch still goes in."""
+    that fails to load is reported and the rest of the batch still goes in. One ingest at a
+    time: another one running refuses this with IngestBusy (store.write_lock)."""
+    with write_lock(settings, "ingest"):
+        return _ingest(settings, sources, rebuild, progress, on_progress)
+
+
+def _ingest(
+    settings: Settings,
+    sources: list[Source] | None,
+    rebuild: bool,
+    progress: bool,
+    on_progress: ProgressFn | None,
+) -> IngestReport:
     started = time.perf_counter()
     embedder = get_embedder(settings.embedder)
-    store = open_store(settings, embedder, check=not rebuild)
-    if rebuild:
-        store.reset()
     report = IngestReport()
+    if rebuild:
+        store, moved, report.damage = open_for_rebuild(settings, embedder)
+        report.moved_aside = str(moved or "")
+    else:
+        store = open_store(settings, embedder)
     report.swept = store.sweep_orphans()
     if sources is None:
         sources = load_manifest(settings.corpus_manifest).documents
@@ -127,7 +148,8 @@ def ingest(
             texts = [c.embed_text(source.title) for c in chunks]
             vectors = embedder.embed(texts)
             store.put_document(
-                source.doc_id, sha, source.metadata(), chunks, texts, vectors, ingest_code
+                source.doc_id, sha, source.metadata(), chunks, texts, vectors, ingest_code,
+                flags=[kinds(c.text) for c in chunks],
             )
             (report.updated if existing else report.added).append(source.doc_id)
             report.chunks += len(chunks)

@@ -39,6 +39,8 @@ class Passage:
     similarity: float
     start: int = 0
     end: int = 0
+    # What ingest found in the passage that gives the assistant orders ("" for nothing).
+    injection: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -273,4 +275,5 @@ class HybridRetriever:
             similarity=round(sim, 4),
             start=int(c.metadata.get("start", 0)),
             end=int(c.metadata.get("end", 0)),
+            injection=str(c.metadata.get("injection", "")),
         )

@@ -9,7 +9,7 @@ runs at, and the abstention message family it leads to (`abstain_reason`):
 
 The verdict is a loop over the enabled checks of a stage: every check runs (so the eval can
 count how often each one fires), the first that fires decides. Checks live one family a
-module: `evidence` (before), `draft` (draft), `support` (sentences).
+module: `evidence` (before), `draft` and `injection` (draft), `support` (sentences).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ NO_EVIDENCE = "no_relevant_passages"
 MODEL_DECLINED = "passages_do_not_answer"
 UNSUPPORTED = "answer_not_supported"
 NOT_MENTIONED = "passages_do_not_mention"
+OBEYED_PASSAGE = "followed_passage_instruction"
 
 MESSAGES = {
     NO_EVIDENCE: "The documents do not say: nothing in them is about this question.",
@@ -38,6 +39,8 @@ MESSAGES = {
     "(listed below), so it is not shown.",
     NOT_MENTIONED: "The documents do not say: the closest passages (listed below) never mention "
     "{names}.",
+    OBEYED_PASSAGE: "No answer: the draft followed an instruction written in a passage (flagged "
+    "below) instead of answering from the passages' facts, so it is not shown.",
 }
 
 # A declined draft that still pointed at passages ("The term ... is [3]."): no answer is shown,
@@ -59,6 +62,9 @@ class Evidence:
     publishers: list[str] = field(default_factory=list)
     best_similarity: float = 1.0
     min_relevance: float = 0.0
+    # Sentences of the passages that give the assistant orders (assistant/ingest/injection.py),
+    # as written; `texts` holds the passages without them.
+    injected: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -132,4 +138,4 @@ def run(stage: Stage, evidence: Evidence, draft: Draft | None,
 def _load() -> None:
     # The families register themselves on import; importing them here keeps the order of
     # the registry (and so which check decides) the order of this list.
-    from assistant.answer.checks import draft, evidence, support  # noqa: F401
+    from assistant.answer.checks import draft, evidence, injection, support  # noqa: F401
