@@ -15,12 +15,12 @@ from tqdm import tqdm
 
 from assistant.code_version import source_version
 from assistant.corpus import Source, load_manifest, sha256_file, verify_source
-from assistant.embeddings import get_embedder
+from assistant.embeddings import Embedder, get_embedder
 from assistant.errors import CorpusError, IngestError
 from assistant.ingest.chunking import chunk_blocks
 from assistant.ingest.loaders import EXTENSIONS, load_blocks
 from assistant.settings import Settings
-from assistant.store import open_store
+from assistant.store import Store, open_store
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,8 @@ class IngestReport:
     failed: list[tuple[str, str]] = field(default_factory=list)
     chunks: int = 0
     swept: int = 0
+    # Passages given new vectors because the store was built with another embedder.
+    reembedded: int = 0
     seconds: float = 0.0
 
     def summary(self) -> str:
@@ -45,6 +47,8 @@ class IngestReport:
         ]
         if self.failed:
             parts.append(f"{len(self.failed)} skipped")
+        if self.reembedded:
+            parts.append(f"{self.reembedded} passages re-embedded for the new embedder")
         return f"{', '.join(parts)}; {self.chunks} chunks written in {self.seconds:.1f} s"
 
 
@@ -83,6 +87,29 @@ def sources_from_paths(paths: list[Path]) -> tuple[list[Source], list[tuple[str,
     return sources, skipped
 
 
+def reembed(store: Store, embedder: Embedder, progress: bool = True) -> int:
+    """A store built with another embedder (and the same chunking) gets new vectors for its
+    passages in place: every document stays, web pages included, without fetching or cutting
+    anything again. Interrupted, it starts over on the next ingest (the old stamp stays)."""
+    old = store.embedder_changed()
+    if not old:
+        return 0
+    store.sweep_orphans()
+    items = store.embed_texts()
+    log.warning("The store '%s' was built with embedder %s; re-embedding its %d passages with "
+                "%s (once; documents are kept)", store.name, old, len(items), embedder.identity)
+    step = 256
+    bar = tqdm(total=len(items), desc="re-embedding", unit="passage", disable=not progress,
+               file=sys.stderr)
+    for start in range(0, len(items), step):
+        batch = items[start : start + step]
+        store.replace_vectors([i for i, _ in batch], embedder.embed([t for _, t in batch]))
+        bar.update(len(batch))
+    bar.close()
+    store.stamp_identity()
+    return len(items)
+
+
 def ingest(
     settings: Settings,
     sources: list[Source] | None = None,
@@ -94,10 +121,13 @@ def ingest(
     that fails to load is reported and the rest of the batch still goes in."""
     started = time.perf_counter()
     embedder = get_embedder(settings.embedder)
-    store = open_store(settings, embedder, check=not rebuild)
+    store = open_store(settings, embedder, check=False)
+    report = IngestReport()
     if rebuild:
         store.reset()
-    report = IngestReport()
+    else:
+        report.reembedded = reembed(store, embedder, progress)
+        store.check_identity()
     report.swept = store.sweep_orphans()
     if sources is None:
         sources = load_manifest(settings.corpus_manifest).documents
