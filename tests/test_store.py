@@ -4,7 +4,7 @@ import pytest
 
 from assistant.errors import StoreMismatch
 from assistant.ingest.chunking import Chunk
-from assistant.store import Store
+from assistant.store import Store, store_identity
 
 IDENTITY = {"embedder": "fake", "chunking": "words/10"}
 
@@ -41,15 +41,60 @@ def test_chunks_left_by_an_interrupted_write_are_invisible_then_swept(tmp_path):
     assert store.count() == 2
 
 
-def test_store_built_with_another_embedder_is_refused_with_the_rebuild_command(tmp_path):
+def test_store_built_with_another_embedder_or_chunking_is_refused_with_the_command(tmp_path):
     store = Store("t", IDENTITY, path=str(tmp_path))
     put(store, "a", "1" * 64, ["one"])
     store.stamp_identity()
     other = Store("t", {**IDENTITY, "embedder": "other"}, path=str(tmp_path))
+    assert other.embedder_changed() == "fake"
     with pytest.raises(StoreMismatch) as err:
         other.check_identity()
-    assert "assistant ingest --rebuild" in str(err.value)
+    # Only the embedder differs: the passages can be re-embedded where they are.
+    assert "run `assistant ingest` once" in str(err.value)
     assert "embedder" in str(err.value)
+    recut = Store("t", {"embedder": "other", "chunking": "words/20"}, path=str(tmp_path))
+    assert recut.embedder_changed() is None
+    with pytest.raises(StoreMismatch) as err:
+        recut.check_identity()
+    assert "assistant ingest --rebuild" in str(err.value)
+    assert "chunking" in str(err.value)
+
+
+def test_an_old_store_is_re_embedded_once_keeping_its_documents(tmp_path, caplog):
+    """Real MiniLM: a store stamped by the torch embedder of before gets its passages' vectors
+    replaced by the next ingest, with a message, and is then accepted."""
+    import numpy as np
+
+    from assistant.embeddings import get_embedder
+    from assistant.ingest.pipeline import ingest, sources_from_paths
+    from assistant.settings import load_settings
+    from assistant.store import open_store
+
+    settings = load_settings(data_dir=tmp_path / "data")
+    doc = tmp_path / "note.md"
+    doc.write_text("# Note\n\nSpotify and Meta signed a statement about EU AI rules.\n\n"
+                   "The Llama licence asks for a separate licence above 700 million users.\n")
+    sources, _ = sources_from_paths([doc])
+    ingest(settings, sources, progress=False)
+    embedder = get_embedder(settings.embedder)
+    want = {c.chunk_id: c.vector for c in open_store(settings, embedder).all_chunks(True)}
+    old = Store(settings.collection, {**store_identity(settings, embedder),
+                                      "embedder": "all-MiniLM-L6-v2@model/max256"},
+                path=str(settings.store_dir))
+    old.replace_vectors(list(want), [[1.0] + [0.0] * 383] * len(want))
+    old.stamp_identity()
+    with pytest.raises(StoreMismatch) as err:
+        open_store(settings, embedder)
+    assert "run `assistant ingest` once" in str(err.value)
+
+    report = ingest(settings, sources, progress=False)
+    assert report.reembedded == len(want) and report.unchanged == ["note"]
+    assert "re-embedded" in report.summary()
+    assert "all-MiniLM-L6-v2@model/max256" in caplog.text and "re-embedding" in caplog.text
+    got = {c.chunk_id: c.vector for c in open_store(settings, embedder).all_chunks(True)}
+    assert got.keys() == want.keys()
+    assert all(np.allclose(got[k], want[k], atol=1e-6) for k in want)
+    assert ingest(settings, sources, progress=False).reembedded == 0
 
 
 def test_vector_search_returns_cosine(tmp_path):

@@ -15,13 +15,13 @@ from tqdm import tqdm
 
 from assistant.code_version import source_version
 from assistant.corpus import Source, load_manifest, sha256_file, verify_source
-from assistant.embeddings import get_embedder
+from assistant.embeddings import Embedder, get_embedder
 from assistant.errors import CorpusError, IngestError
 from assistant.ingest.chunking import chunk_blocks
 from assistant.ingest.injection import kinds
 from assistant.ingest.loaders import EXTENSIONS, load_blocks
 from assistant.settings import Settings
-from assistant.store import open_for_rebuild, open_store, write_lock
+from assistant.store import Store, open_for_rebuild, open_store, write_lock
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,8 @@ class IngestReport:
     failed: list[tuple[str, str]] = field(default_factory=list)
     chunks: int = 0
     swept: int = 0
+    # Passages given new vectors because the store was built with another embedder.
+    reembedded: int = 0
     seconds: float = 0.0
     # A rebuild that found the store damaged: where the damaged folder went, and why.
     moved_aside: str = ""
@@ -49,6 +51,8 @@ class IngestReport:
         ]
         if self.failed:
             parts.append(f"{len(self.failed)} skipped")
+        if self.reembedded:
+            parts.append(f"{self.reembedded} passages re-embedded for the new embedder")
         done = f"{', '.join(parts)}; {self.chunks} chunks written in {self.seconds:.1f} s"
         if self.moved_aside:
             done = f"the store was damaged; kept aside at {self.moved_aside}. {done}"
@@ -90,6 +94,29 @@ def sources_from_paths(paths: list[Path]) -> tuple[list[Source], list[tuple[str,
     return sources, skipped
 
 
+def reembed(store: Store, embedder: Embedder, progress: bool = True) -> int:
+    """A store built with another embedder (and the same chunking) gets new vectors for its
+    passages in place: every document stays, web pages included, without fetching or cutting
+    anything again. Interrupted, it starts over on the next ingest (the old stamp stays)."""
+    old = store.embedder_changed()
+    if not old:
+        return 0
+    store.sweep_orphans()
+    items = store.embed_texts()
+    log.warning("The store '%s' was built with embedder %s; re-embedding its %d passages with "
+                "%s (once; documents are kept)", store.name, old, len(items), embedder.identity)
+    step = 256
+    bar = tqdm(total=len(items), desc="re-embedding", unit="passage", disable=not progress,
+               file=sys.stderr)
+    for start in range(0, len(items), step):
+        batch = items[start : start + step]
+        store.replace_vectors([i for i, _ in batch], embedder.embed([t for _, t in batch]))
+        bar.update(len(batch))
+    bar.close()
+    store.stamp_identity()
+    return len(items)
+
+
 def ingest(
     settings: Settings,
     sources: list[Source] | None = None,
@@ -118,7 +145,10 @@ def _ingest(
         store, moved, report.damage = open_for_rebuild(settings, embedder)
         report.moved_aside = str(moved or "")
     else:
-        store = open_store(settings, embedder)
+        # A store built with another embedder is re-embedded in place, once, before the check.
+        store = open_store(settings, embedder, check=False)
+        report.reembedded = reembed(store, embedder, progress)
+        store.check_identity()
     report.swept = store.sweep_orphans()
     if sources is None:
         sources = load_manifest(settings.corpus_manifest).documents
