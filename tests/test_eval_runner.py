@@ -256,8 +256,11 @@ def test_real_run_resumes_and_reports(
 
     # Full run with a second spec for the same weights: model one reuses its two answers, and
     # both models answer from the same frozen passages.
-    gguf = settings.models_dir / "smollm2-135m.gguf"
-    assert gguf.exists()
+    # Loaded models are shared process-wide, so an earlier test may have loaded smollm2 from
+    # another data dir: make sure this one has the file.
+    from assistant.models import catalog
+
+    gguf = catalog.ensure_model(settings.models_dir, "smollm2-135m", progress=False)
     second = f"llamacpp:{gguf}"
     calls.reset()
     progress: list[tuple[float, str]] = []
