@@ -17,7 +17,7 @@ from assistant.answer import checks
 from assistant.answer.generate import AnswerOptions, AnswerResult, generate
 from assistant.code_version import source_version
 from assistant.embeddings import get_embedder
-from assistant.errors import BadQuestion, ConfigError
+from assistant.errors import AssistantError, BadQuestion, ConfigError
 from assistant.models.base import ChatModel, Message
 from assistant.models.registry import get_model
 from assistant.prompts import PromptLibrary
@@ -114,6 +114,15 @@ class ChatService:
                                           "models/backends.py"),
         }
         self.options()  # an unknown check name fails here, before any question
+
+    def warm(self) -> None:
+        """Load the embedder, the BM25 table and the default model before the first question
+        (a server calls it on a thread at start). Not fatal: the first question reports it."""
+        try:
+            self.retrieve("warm up", top_k=1)
+            self.model()
+        except AssistantError as e:
+            log.warning("could not warm up: %s", e)
 
     def model(self, spec: str | None = None) -> ChatModel:
         return get_model(spec or self.settings.model, self.settings)

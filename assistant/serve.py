@@ -494,14 +494,6 @@ async def stream_answer(run: EngineRun, first: Retrieval | Any, ident: dict[str,
         run.stop()
 
 
-def _warm(service: ChatService) -> None:
-    """Load the embedder, the BM25 table and the default model before the first request."""
-    try:
-        service.retrieve("warm up", top_k=1)
-        service.model()
-    except AssistantError as e:
-        log.warning("could not warm up: %s", e)
-
 
 def run(settings: Settings, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
         auth: str | None = None) -> None:
@@ -510,7 +502,7 @@ def run(settings: Settings, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
     api_auth = check_api_serving(host, auth)
     service = ChatService(settings)
     app = create_app(settings, service, api_auth)
-    threading.Thread(target=_warm, args=(service,), daemon=True, name="warm-model").start()
+    threading.Thread(target=service.warm, daemon=True, name="warm-model").start()
     shown = f"[{host}]" if ":" in host else host
     print(f"OpenAI-compatible API on http://{shown}:{port}/v1 (model ids: GET /v1/models; "
           "Ctrl-C to stop)", file=sys.stderr)

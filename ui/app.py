@@ -423,15 +423,6 @@ def build_app(
     return demo
 
 
-def _warm(service: ChatService) -> None:
-    """Load the embedder, the BM25 table and the default model before the first question."""
-    try:
-        service.retrieve("warm up", top_k=1)
-        service.model()
-    except AssistantError as e:
-        # Not fatal: the first question reports it, with what to do.
-        log.warning("could not warm up: %s", e)
-
 
 def launch(
     settings: Settings, host: str = "127.0.0.1", port: int = 7860, auth: str | None = None
@@ -440,7 +431,7 @@ def launch(
     service = ChatService(settings)
     demo = build_app(settings, service)
     # Load the default model while the page opens, so the first answer does not wait for it.
-    threading.Thread(target=_warm, args=(service,), daemon=True, name="warm-model").start()
+    threading.Thread(target=service.warm, daemon=True, name="warm-model").start()
     shown = f"[{host}]" if ":" in host else host
     print(f"Article assistant on http://{shown}:{port} (Ctrl-C to stop)", file=sys.stderr)
     demo.launch(
