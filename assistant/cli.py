@@ -39,6 +39,14 @@ def _model_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _serving_args(p: argparse.ArgumentParser, env: str, port: int, auth_help: str) -> None:
+    """--host, --port and --auth of a server verb, defaults from ASSISTANT_<env>_HOST etc."""
+    p.add_argument("--host", default=os.environ.get(f"ASSISTANT_{env}_HOST", "127.0.0.1"))
+    p.add_argument("--port", type=int,
+                   default=int(os.environ.get(f"ASSISTANT_{env}_PORT", str(port))))
+    p.add_argument("--auth", default=os.environ.get(f"ASSISTANT_{env}_AUTH"), help=auth_help)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="assistant", description="Local, private, cited answers over an article corpus."
@@ -96,19 +104,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ui", help="start the Gradio chat")
     _common(p)
     _model_arg(p)
-    p.add_argument("--host", default=os.environ.get("ASSISTANT_UI_HOST", "127.0.0.1"))
-    p.add_argument("--port", type=int, default=int(os.environ.get("ASSISTANT_UI_PORT", "7860")))
-    p.add_argument("--auth", default=os.environ.get("ASSISTANT_UI_AUTH"),
-                   help="user:password; required to bind anything but loopback")
+    _serving_args(p, "UI", 7860, "user:password; required to bind anything but loopback")
 
     p = sub.add_parser("serve", help="serve an OpenAI-compatible API (/v1/chat/completions)")
     _common(p)
     _model_arg(p)
-    p.add_argument("--host", default=os.environ.get("ASSISTANT_SERVE_HOST", "127.0.0.1"))
-    p.add_argument("--port", type=int, default=int(os.environ.get("ASSISTANT_SERVE_PORT", "8001")))
-    p.add_argument("--auth", default=os.environ.get("ASSISTANT_SERVE_AUTH"),
-                   help="a key (clients send it as a bearer token) or user:password; required "
-                   "to bind anything but loopback; env ASSISTANT_SERVE_AUTH")
+    _serving_args(p, "SERVE", 8001, "a key (clients send it as a bearer token) or user:password; "
+                  "required to bind anything but loopback; env ASSISTANT_SERVE_AUTH")
 
     p = sub.add_parser("models", help="list models, or pull a catalog model")
     _common(p)
