@@ -9,9 +9,13 @@ import pytest
 from assistant.answer.checks import MODEL_DECLINED, NO_EVIDENCE
 from assistant.eval.metrics import (
     SUMMARY_METRICS,
+    contradicts,
+    first_sentence,
     is_correct,
     matches,
     percentile,
+    polarity,
+    question_verdict,
     reciprocal_rank,
     score,
     summarize,
@@ -37,6 +41,7 @@ def record(
     total: float = 0.0,
     prompt_tokens: int = 0,
     quoted: bool = False,
+    expected: str = "",
 ) -> dict[str, Any]:
     r: dict[str, Any] = {
         "id": f"{kind}-{answer[:8]}",
@@ -51,7 +56,7 @@ def record(
         "prompt_tokens": prompt_tokens,
         "quoted": quoted,
     }
-    r.update(score(r, must or [], gold or []))
+    r.update(score(r, must or [], gold or [], expected))
     return r
 
 
@@ -93,6 +98,111 @@ def test_abstention_is_never_a_correct_answer() -> None:
     assert is_correct("Daniel Ek", False, True, [["Daniel Ek"]])
     assert is_correct("The documents do not say.", True, False, [])
     assert not is_correct("Paris.", False, False, [])
+
+
+# A yes/no question from the shipped set (ho-lic-trademark-yn), its answer a No.
+NO = "No. No trademark licences are granted; you only get a licence to use the name."
+NO_MUST = [["trademark"]]
+# One whose answer is a Yes said with an affirmative reason, and one whose Yes is a negation.
+YES = "Yes. The terms may require modified versions to be released under the same terms."
+YES_MUST = [["same terms"]]
+YES_NEGATED = "Yes: the documentation duties (Art. 53(1)(a)) do not apply to open-source models."
+
+
+def test_polarity_is_the_first_word_past_quotes_and_markdown() -> None:
+    assert polarity(NO) == "no" and polarity(YES_NEGATED) == "yes"
+    assert polarity('**No.** The licence') == "no"
+    assert polarity("> “Yes, it does”") == "yes"
+    assert polarity("  - no") == "no"
+    for text in ("Not in the documents.", "Nothing.", "None of them.", "Yesterday.", "Nope", ""):
+        assert polarity(text) is None
+
+
+def test_first_sentence_keeps_abbreviations_and_drops_the_opening_punctuation() -> None:
+    assert first_sentence("The duties (Art. 53(1)(a)) do not apply. Other duties do.") == (
+        "The duties (Art. 53(1)(a)) do not apply")
+    assert first_sentence(". It applies to providers (Article 2(1)(c)).") == (
+        "It applies to providers (Article 2(1)(c))")
+    assert first_sentence("**No.** The licence") == "**No"
+    assert first_sentence("One line\nanother") == "One line"
+
+
+def test_answer_opening_with_the_other_word_is_wrong_despite_the_strings() -> None:
+    said_yes = "Yes, the licence grants trademark rights [1]."
+    assert matches(said_yes, NO_MUST) and contradicts(said_yes, NO)
+    assert not is_correct(said_yes, False, True, NO_MUST, NO)
+    assert is_correct("No, no trademark licence is granted [1].", False, True, NO_MUST, NO)
+    assert is_correct("**No.** Trademarks are excluded.", False, True, NO_MUST, NO)
+    # Self-contradicting answers are judged by their opening word (ho-lic-cisg-yn, 1.5B model).
+    assert not is_correct("Yes, the trademark clause does not apply.", False, True, NO_MUST, NO)
+    assert not is_correct("No, the same terms cannot be required.", False, True, YES_MUST, YES)
+    # Without the expected answer (or with one that is not a yes or a no) there is no rule.
+    assert is_correct(said_yes, False, True, NO_MUST)
+    assert is_correct(said_yes, False, True, NO_MUST, "Trademarks are excluded.")
+
+
+def test_an_undecided_opening_contradicts_only_an_expected_yes_with_a_negation() -> None:
+    negation = "The licence does not grant trademark rights [1]."
+    assert polarity(negation) is None
+    assert is_correct(negation, False, True, NO_MUST, NO)  # reads as the no it should be
+    # An affirmative sentence decides nothing: must_include alone decides.
+    assert is_correct("The licence covers trademark use.", False, True, NO_MUST, NO)
+    assert not contradicts("Modified versions use the same terms.", YES)
+    for said_no in ("The licence does not allow the same terms.", "It can't ask for the same "
+                    "terms.", "There are never the same terms.", "No licence asks for the same "
+                    "terms."):
+        assert contradicts(said_no, YES), said_no
+    # The negation in a later sentence is not the answer's opening.
+    assert not contradicts("Modified versions use the same terms. Others do not.", YES)
+    # "No 1025/2012" numbers a regulation.
+    assert not contradicts("Regulation (EU) No 1025/2012 asks for the same terms.", YES)
+    # The expected yes is itself a negation: a negated answer agrees with it.
+    assert not contradicts("The documentation duties do not apply to open-source models.",
+                           YES_NEGATED)
+    assert contradicts("No, the documentation duties apply.", YES_NEGATED)
+
+
+def test_yes_no_and_verdict_per_question() -> None:
+    def scored(answer: str, abstained: bool = False, expected: str = NO) -> dict[str, Any]:
+        r = record("fact", answer, must=NO_MUST, abstained=abstained, expected=expected)
+        return {k: r[k] for k in ("correct", "yes_no", "verdict")}
+
+    assert scored("Yes, trademark rights are granted.") == {
+        "correct": False, "yes_no": False, "verdict": "wrong"}
+    assert scored("No, no trademark licence.") == {
+        "correct": True, "yes_no": True, "verdict": "right"}
+    assert scored("The licence does not grant trademark rights.") == {
+        "correct": True, "yes_no": True, "verdict": "right"}
+    # Declining a yes/no question is neither a yes nor a no: refused, and not right.
+    assert scored("The documents do not say.", abstained=True) == {
+        "correct": False, "yes_no": False, "verdict": "refused"}
+    assert scored("Trademark rights.", expected="Trademarks are excluded.") == {
+        "correct": True, "yes_no": None, "verdict": "right"}
+    declined = record("unanswerable", "The documents do not say.", abstained=True, expected=NO)
+    answered = record("unanswerable", "No, never.", expected=NO)
+    assert (declined["yes_no"], declined["verdict"]) == (None, "right")
+    assert (answered["yes_no"], answered["verdict"]) == (None, "wrong")
+    assert question_verdict(True, True, True) == "refused"
+
+
+def test_summary_of_yes_no_questions_and_truth_score() -> None:
+    records = [
+        record("fact", "No, no trademark licence [1].", must=NO_MUST, expected=NO),  # +1
+        record("fact", "Yes, trademark use is allowed.", must=NO_MUST, expected=NO),  # -1
+        record("fact", "The documents do not say.", must=NO_MUST, abstained=True,
+               reason=MODEL_DECLINED, expected=NO),  # 0
+        record("fact", "Same terms.", must=YES_MUST, expected=YES),  # +1, undecided
+        record("fact", "Daniel Ek.", must=[["Daniel Ek"]]),  # +1, not a yes/no question
+        record("unanswerable", "The documents do not say.", abstained=True),  # +1
+        record("unanswerable", "Paris."),  # -1
+    ]
+    s = summarize(records)
+    assert (s["yes_no_questions"], s["yes_no_right"], s["yes_no_accuracy"]) == (4, 2, 0.5)
+    assert s["accuracy"] == 0.6  # 3 of 5 answerable
+    assert s["truth_score"] == 0.2857  # (1 - 1 + 0 + 1 + 1 + 1 - 1) / 7
+    unans = summarize(records[-2:])
+    assert (unans["yes_no_questions"], unans["yes_no_accuracy"]) == (0, None)
+    assert unans["truth_score"] == 0.0
 
 
 def test_reciprocal_rank() -> None:
@@ -148,6 +258,9 @@ def test_summary_overall(records: list[dict[str, Any]]) -> None:
     assert (s["total_ms_p50"], s["total_ms_p95"]) == (3000.0, 4800.0)
     assert s["prompt_tokens_p50"] == 900.0
     assert (s["quoted"], s["quoted_correct"]) == (1, 0)  # the one quote was wrong
+    # Right, wrong, right, refused, declined (right), answered unanswerable (wrong).
+    assert s["truth_score"] == 0.1667
+    assert (s["yes_no_questions"], s["yes_no_accuracy"]) == (0, None)
 
 
 def test_summary_by_kind_uses_none_without_denominator(records: list[dict[str, Any]]) -> None:
@@ -168,6 +281,7 @@ def test_empty_summary_is_all_none() -> None:
     s = summarize([])
     assert s["questions"] == 0 and s["k"] == 0
     assert all(s[k] is None for k in SUMMARY_METRICS)
+    assert (s["yes_no_questions"], s["yes_no_right"]) == (0, 0)
     assert (s["quoted"], s["quoted_correct"]) == (0, 0)
 
 
@@ -205,10 +319,12 @@ def test_check_table_counts_firings_and_reads_what_turning_a_check_off_would_cha
 
     from assistant.eval.metrics import answer_without, check_table, summarize_by_split
 
-    q = {"a": SimpleNamespace(must_include=[["Daniel Ek"]]),
-         "b": SimpleNamespace(must_include=[["Economist"]]),
-         "u": SimpleNamespace(must_include=[]),
-         "g": SimpleNamespace(must_include=[["OpenAI"]])}
+    q = {"a": SimpleNamespace(must_include=[["Daniel Ek"]], expected_answer="Daniel Ek."),
+         "b": SimpleNamespace(must_include=[["Economist"]], expected_answer="The Economist."),
+         "u": SimpleNamespace(must_include=[], expected_answer="The corpus does not say."),
+         "g": SimpleNamespace(must_include=[["OpenAI"]], expected_answer="OpenAI."),
+         # Turning the check off would show a yes where the answer is no: no gain.
+         "n": SimpleNamespace(must_include=[["Meta"]], expected_answer="No, Meta does not.")}
     records = [
         # The echo check stopped a right first draft; the retry declined: turning it off gains.
         _checked("a", True, False,
@@ -225,6 +341,8 @@ def test_check_table_counts_firings_and_reads_what_turning_a_check_off_would_cha
         # A gate before generation leaves no draft: no estimate.
         _checked("g", True, False, [{"text": None, "checks": ["names_unmentioned"]}],
                  "names_unmentioned"),
+        _checked("n", True, False, [{"text": "Yes, Meta owns it [1].", "checks": ["unsupported"]}],
+                 "unsupported"),
     ]
     assert answer_without(records[0], "echoes_question") == "Daniel Ek joined [1]."
     assert answer_without(records[0], "empty_or_declined") == "No idea."
@@ -236,10 +354,14 @@ def test_check_table_counts_firings_and_reads_what_turning_a_check_off_would_cha
         "decided_unanswerable": 0, "without_gained": 1, "without_lost": 0}
     assert table["unsupported"]["decided_unanswerable"] == 1
     assert table["unsupported"]["without_lost"] == 1
+    assert table["unsupported"]["without_gained"] == 0  # the yes would still be wrong
     assert table["names_unmentioned"]["without_gained"] == 0
     for r in records:
         r.update(model_ran=True, citation_hit=None, citation_precision=None, retrieval_hit=None,
-                 reciprocal_rank=None, kind="fact")
+                 reciprocal_rank=None, kind="fact", yes_no=None,
+                 verdict=question_verdict(r["answerable"], r["abstained"], r["correct"]))
     by_split = summarize_by_split(records)
-    assert by_split["tune"]["questions"] == 3 and by_split["holdout"]["questions"] == 1
+    assert by_split["tune"]["questions"] == 4 and by_split["holdout"]["questions"] == 1
+    # Four refusals of answerable questions in tune; the one right refusal in the holdout.
+    assert (by_split["tune"]["truth_score"], by_split["holdout"]["truth_score"]) == (0.0, 1.0)
     assert by_split["holdout"]["abstention_accuracy"] == 1.0

@@ -7,8 +7,9 @@ never 0: "not measured" and "always wrong" must not look alike in a report.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from assistant.answer.checks import NO_EVIDENCE, NOT_MENTIONED
 from assistant.eval.compare import wilson
@@ -17,11 +18,12 @@ Record = Mapping[str, Any]
 
 # Per-question values stored in each result record; the summary aggregates these.
 QUESTION_METRICS = (
-    "correct", "citation_hit", "citation_precision", "retrieval_hit", "reciprocal_rank",
-    "answer_in_context", "model_ran",
+    "correct", "yes_no", "verdict", "citation_hit", "citation_precision", "retrieval_hit",
+    "reciprocal_rank", "answer_in_context", "model_ran",
 )
 SUMMARY_METRICS = (
-    "accuracy", "accuracy_ci95", "citation_hit", "citation_precision", "hit_at_k", "mrr",
+    "accuracy", "accuracy_ci95", "yes_no_accuracy", "truth_score", "citation_hit",
+    "citation_precision", "hit_at_k", "mrr",
     "answer_in_context",
     "abstention_accuracy", "false_abstention_rate",
     "first_token_ms_p50", "first_token_ms_p95", "total_ms_p50", "total_ms_p95",
@@ -35,14 +37,90 @@ def matches(answer: str, must_include: Sequence[Sequence[str]]) -> bool:
     return all(any(s.casefold() in text for s in group) for group in must_include)
 
 
+Polarity = Literal["yes", "no"]
+Verdict = Literal["right", "refused", "wrong"]
+# The truth score's value of each verdict: a wrong answer costs what a right one earns, so
+# answering everything is not rewarded over declining what the model does not know.
+TRUTH = {"right": 1, "refused": 0, "wrong": -1}
+
+# Leading quotes, markdown and punctuation before an answer's first word ("**No.**", "> Yes").
+_FIRST_WORD = re.compile(r"[\W_]*([^\W_]+)")
+# A sentence ends at . ! ? before a capital (or the end), or at a line break: "Art. 53(1)" and
+# "e.g. the" stay inside one sentence.
+_SENTENCE_END = re.compile(r"[.!?]+[*_]*(?=\s+[\"'“‘(\[*]*[A-Z]|\s*$)|\n")
+# "No 765/2008" numbers a regulation; it negates nothing.
+_NEGATION = re.compile(
+    r"\b(?:not|never|cannot|none|nothing|neither|nor)\b|n['’]t\b|\bno\b(?!\.?\s*\d)",
+    re.IGNORECASE,
+)
+
+
+def _first_word(text: str) -> tuple[str, str]:
+    """(the first word, casefolded; the text after it)"""
+    match = _FIRST_WORD.match(text)
+    return (match.group(1).casefold(), text[match.end():]) if match else ("", text)
+
+
+def first_sentence(text: str) -> str:
+    # Punctuation left of the first word too: the text after "Yes." starts with ". It ...".
+    return _SENTENCE_END.split(text.lstrip(" \t\r\n.,:;!?"), maxsplit=1)[0].rstrip()
+
+
+def polarity(text: str) -> Polarity | None:
+    """The side a text takes: "yes" or "no" when its first word is Yes or No (case, quotes,
+    markdown and punctuation aside): how a yes/no question is told from its expected answer."""
+    word = _first_word(text)[0]
+    return "yes" if word == "yes" else "no" if word == "no" else None
+
+
+def negated(text: str) -> bool:
+    return _NEGATION.search(text) is not None
+
+
+def contradicts(answer: str, expected_answer: str) -> bool:
+    """The answer takes the other side of a yes/no question (one whose expected answer opens with
+    Yes or No; for any other question, False).
+
+    - An answer opening with Yes or No contradicts when it is the other word.
+    - Otherwise the opening is undecided, and only a "no" can be read off it: its first sentence
+      has a negation (not, n't, no, never, cannot, none, nothing, neither, nor). That contradicts
+      an expected Yes, unless the expected answer's own first sentence after the Yes has a
+      negation too ("Yes: the duties do not apply to open-source models"), when a negated
+      sentence is how the yes is said. An affirmative sentence decides nothing, for an expected
+      No is often explained by one ("No. The requirements are the same ...")."""
+    expected = polarity(expected_answer)
+    if expected is None:
+        return False
+    said = polarity(answer)
+    if said is not None:
+        return said != expected
+    if expected == "no":
+        return False
+    reason = _first_word(expected_answer)[1]
+    return negated(first_sentence(answer)) and not negated(first_sentence(reason))
+
+
 def is_correct(
-    answer: str, abstained: bool, answerable: bool, must_include: Sequence[Sequence[str]]
+    answer: str, abstained: bool, answerable: bool, must_include: Sequence[Sequence[str]],
+    expected_answer: str = "",
 ) -> bool:
+    """Abstained on an unanswerable question; or, on an answerable one, answered with every
+    `must_include` group and without contradicting a yes/no expected answer (`contradicts`)."""
     # For an unanswerable question the right behaviour is to abstain; for an answerable one an
     # abstention is wrong even when the refusal message happens to contain a required string.
     if not answerable:
         return abstained
-    return not abstained and matches(answer, must_include)
+    return (not abstained and matches(answer, must_include)
+            and not contradicts(answer, expected_answer))
+
+
+def question_verdict(answerable: bool, abstained: bool, correct: bool) -> Verdict:
+    """Declining is "refused" on an answerable question but "right" on an unanswerable one."""
+    if not answerable:
+        return "right" if abstained else "wrong"
+    if abstained:
+        return "refused"
+    return "right" if correct else "wrong"
 
 
 def _unique(items: Iterable[str]) -> list[str]:
@@ -87,14 +165,20 @@ def model_ran(record: Record) -> bool:
 
 
 def score(
-    record: Record, must_include: Sequence[Sequence[str]], sources: Sequence[str]
+    record: Record, must_include: Sequence[Sequence[str]], sources: Sequence[str],
+    expected_answer: str = "",
 ) -> dict[str, Any]:
-    """Per-question values: bools/floats, or None where the metric does not apply."""
+    """Per-question values: bools/floats, or None where the metric does not apply. Without
+    `expected_answer` no question is a yes/no one."""
     answerable = bool(record["answerable"])
     abstained = bool(record["abstained"])
     gold = set(sources)
+    correct = is_correct(record.get("answer") or "", abstained, answerable, must_include,
+                         expected_answer)
     out: dict[str, Any] = {
-        "correct": is_correct(record.get("answer") or "", abstained, answerable, must_include),
+        "correct": correct,
+        "yes_no": correct if answerable and polarity(expected_answer) is not None else None,
+        "verdict": question_verdict(answerable, abstained, correct),
         "citation_hit": None,
         "citation_precision": None,
         "retrieval_hit": None,
@@ -144,6 +228,7 @@ def summarize(records: Sequence[Record]) -> dict[str, Any]:
     unanswerable = [r for r in records if not r["answerable"]]
     ran = [r for r in records if r["model_ran"]]
     timings = [r.get("timings") or {} for r in ran]
+    yes_no = [r for r in answerable if r["yes_no"] is not None]
     return {
         "questions": len(records),
         "answerable": len(answerable),
@@ -152,6 +237,12 @@ def summarize(records: Sequence[Record]) -> dict[str, Any]:
         "k": max((len(r.get("retrieved") or []) for r in records), default=0),
         "accuracy": _round(mean(r["correct"] for r in answerable), 4),
         "accuracy_ci95": _interval(sum(bool(r["correct"]) for r in answerable), len(answerable)),
+        # Abstentions count in the denominator, as in accuracy: the truth score tells a refusal
+        # from a wrong yes or no.
+        "yes_no_accuracy": _round(mean(r["yes_no"] for r in yes_no), 4),
+        "yes_no_questions": len(yes_no),
+        "yes_no_right": sum(bool(r["yes_no"]) for r in yes_no),
+        "truth_score": _round(mean(TRUTH[r["verdict"]] for r in records), 4),
         "citation_hit": _round(mean(r["citation_hit"] for r in answerable), 4),
         "citation_precision": _round(mean(r["citation_precision"] for r in answerable), 4),
         "hit_at_k": _round(mean(r["retrieval_hit"] for r in answerable), 4),
@@ -222,7 +313,8 @@ def check_table(records: Sequence[Record], questions: Mapping[str, Any]) -> dict
             q = questions.get(r["id"])
             if shown is None or q is None:
                 continue
-            right = is_correct(shown, False, bool(r["answerable"]), q.must_include)
+            right = is_correct(shown, False, bool(r["answerable"]), q.must_include,
+                               q.expected_answer)
             if right and not r["correct"]:
                 row["without_gained"] += 1
             elif r["correct"] and not right:

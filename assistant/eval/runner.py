@@ -124,10 +124,12 @@ def _retrieval_key(s: Settings, ident: dict[str, str], q: Question) -> str:
 
 def _rescore(record: dict[str, Any], q: Question) -> dict[str, Any]:
     # Gold answers may have been corrected since the record was written; scoring is cheap and
-    # pure, so the file always agrees with the current question file.
+    # pure, so the file always agrees with the current question file. It is also what makes the
+    # scores final: answering.record() scores without the expected answer (so no yes/no rule),
+    # and a change to that file's code would re-answer every question.
     record = {**record, "question": q.question, "kind": q.kind, "answerable": q.answerable,
               "split": q.split}
-    record.update(score(record, q.must_include, q.sources))
+    record.update(score(record, q.must_include, q.sources, q.expected_answer))
     return record
 
 
