@@ -178,10 +178,11 @@ def test_reports_escape_model_output(tmp_path: Path) -> None:
     assert md.count("(quoted: the model declined)") == 1
     table = summary_table(summary).splitlines()
     assert table[0] == "2 questions from q.jsonl"
-    assert table[1].split()[:5] == ["model", "accuracy", "95%", "CI", "cite"]
+    assert table[1].split()[:7] == ["model", "accuracy", "95%", "CI", "yes/no", "truth", "cite"]
     assert "hit@1" in table[1]
-    # One answerable question right: the interval says how little that shows.
-    assert table[3].split()[:3] == ["m:<b>", "100.0%", "21–100%"]
+    # One answerable question right: the interval says how little that shows. No yes/no
+    # question; both verdicts right.
+    assert table[3].split()[:5] == ["m:<b>", "100.0%", "21–100%", "-", "+1.00"]
     # ttft/total/prompt tokens have no model-generated answer with timings: shown as "-"; then
     # the quoted answers and how many of them were right.
     assert table[1].split()[-3:] == ["quoted", "quoted", "right"]

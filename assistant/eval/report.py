@@ -32,10 +32,29 @@ def interval(v: Sequence[float] | None) -> str:
     return "-" if not v else f"{v[0] * 100:.0f}–{v[1] * 100:.0f}%"
 
 
-def columns(k: int) -> list[tuple[str, str, Callable[[Any], str]]]:
+def signed(v: float | None) -> str:
+    return "-" if v is None else f"{v:+.2f}"
+
+
+def yes_no(metrics: Mapping[str, Any]) -> str:
+    """Yes/no accuracy with its count, "40.0% (2/5)": on a handful of questions the share alone
+    says too much."""
+    n = metrics.get("yes_no_questions")
+    if not n:
+        return "-"
+    return f"{pct(metrics.get('yes_no_accuracy'))} ({metrics.get('yes_no_right', 0)}/{n})"
+
+
+# A column formats the metric under its key, or with key None the whole metrics mapping.
+Column = tuple[str, str | None, Callable[[Any], str]]
+
+
+def columns(k: int) -> list[Column]:
     return [
         ("accuracy", "accuracy", pct),
         ("95% CI", "accuracy_ci95", interval),
+        ("yes/no", None, yes_no),
+        ("truth", "truth_score", signed),
         ("cite hit", "citation_hit", pct),
         ("cite prec", "citation_precision", pct),
         (f"hit@{k}", "hit_at_k", pct),
@@ -63,7 +82,8 @@ def _rows(summary: Mapping[str, Any], part: str | None = None, section: str = "b
     for model, data in summary["models"].items():
         metrics = data["overall"] if part is None else data.get(section, {}).get(part)
         if metrics is not None:
-            rows.append([model] + [fmt(metrics.get(key)) for _, key, fmt in cols])
+            rows.append([model] + [fmt(metrics if key is None else metrics.get(key))
+                                   for _, key, fmt in cols])
     return header, rows
 
 
@@ -235,10 +255,10 @@ def _bar_chart(
 
 
 def accuracy_chart(summary: Mapping[str, Any]) -> bytes:
-    keys = [("accuracy", "accuracy"), ("citation hit", "citation_hit"),
-            ("abstention accuracy", "abstention_accuracy")]
+    keys = [("accuracy", "accuracy"), ("yes/no accuracy", "yes_no_accuracy"),
+            ("citation hit", "citation_hit"), ("abstention accuracy", "abstention_accuracy")]
     series = {
-        m: [d["overall"][k] for _, k in keys] for m, d in summary["models"].items()
+        m: [d["overall"].get(k) for _, k in keys] for m, d in summary["models"].items()
     }
     return _bar_chart("Answer quality", [g for g, _ in keys], series, "share of questions",
                       pct, ylim=1.15)
@@ -278,8 +298,11 @@ def _cites(record: Mapping[str, Any], key: str = "citations") -> list[str]:
     return out
 
 
+_MARKS = {"right": "✓", "refused": "○", "wrong": "✗"}
+
+
 def _mark(record: Mapping[str, Any]) -> str:
-    return "✓" if record["correct"] else "✗"
+    return f"{_MARKS[record['verdict']]} {record['verdict']}"
 
 
 def _kinds(summary: Mapping[str, Any]) -> list[str]:
@@ -288,6 +311,14 @@ def _kinds(summary: Mapping[str, Any]) -> list[str]:
         seen.update(dict.fromkeys(data["by_kind"]))
     return list(seen)
 
+
+_RATES_NOTE = (
+    "Rates are over answerable questions (abstention accuracy: over unanswerable ones; yes/no: "
+    "over answerable questions whose expected answer opens with Yes or No, where an answer "
+    "taking the other side is wrong even with the required strings); latency and prompt tokens "
+    "over answers the model generated. Truth is the mean over all questions of +1 right, 0 "
+    "refused, −1 wrong: declining an unanswerable question is right, answering it wrong."
+)
 
 _CHECKS_NOTE = (
     "Each named answer check (assistant/answer/checks/): how often it fired on answerable and "
@@ -310,8 +341,7 @@ def render_markdown(
         "",
         *_md_table(*_rows(summary)),
         "",
-        "Rates are over answerable questions (abstention accuracy: over unanswerable ones); "
-        "latency and prompt tokens over answers the model generated. `-` means no such question.",
+        _RATES_NOTE + " `-` means no such question.",
         "",
         "![accuracy](accuracy.png) ![latency](latency.png)",
         "",
@@ -365,7 +395,7 @@ def render_markdown(
                 extra += f" - cites {_md('; '.join(_cites(r)))}"
             if r.get("pointed"):
                 extra += f" - pointed at {_md('; '.join(_cites(r, 'pointed')))}"
-            lines.append(f"- **{_md(m)}** {_mark(r)} {_md(r['answer'])}{extra}")
+            lines.append(f"- **{_md(m)}** {_mark(r)}: {_md(r['answer'])}{extra}")
     return "\n".join(lines) + "\n"
 
 
@@ -377,6 +407,7 @@ table{border-collapse:collapse;margin:.5em 0 1.5em}
 th,td{border:1px solid #ccc;padding:.3em .5em;vertical-align:top;text-align:left}
 th{background:#f3f3f3} td.n{text-align:right;font-variant-numeric:tabular-nums}
 .ok{color:#137333;font-weight:bold} .bad{color:#b3261e;font-weight:bold}
+.refused{color:#8a5a00;font-weight:bold}
 .small{font-size:12px;color:#555} .cites{font-size:12px;color:#444;margin-top:.3em}
 img{max-width:100%;margin-right:1em} code{background:#f3f3f3;padding:0 .2em}
 """
@@ -398,7 +429,8 @@ def _html_table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def _answer_cell(r: Mapping[str, Any]) -> str:
-    mark = f"<span class={'ok' if r['correct'] else 'bad'}>{_mark(r)}</span>"
+    style = {"right": "ok", "refused": "refused", "wrong": "bad"}[r["verdict"]]
+    mark = f"<span class={style}>{_e(_mark(r))}</span>"
     parts = [f"{mark} {_e(r['answer'])}"]
     if r.get("abstained"):
         parts.append(f"<div class=small>abstained: {_e(r.get('abstain_reason', ''))}</div>")
@@ -436,9 +468,7 @@ def render_html(
         "<h2>Answer checks</h2>",
         f"<p>{_e(_CHECKS_NOTE)}</p>",
         _html_table(*check_rows(summary)),
-        "<p class=small>Rates are over answerable questions (abstention accuracy: over "
-        "unanswerable ones); latency and prompt tokens over answers the model generated. "
-        "- means no such question.</p>",
+        f"<p class=small>{_e(_RATES_NOTE)} - means no such question.</p>",
     ]
     for name, png in charts.items():
         data = base64.b64encode(png).decode("ascii")
