@@ -1,9 +1,14 @@
+from dataclasses import fields
 from pathlib import Path
+
+import pytest
 
 from assistant.answer.generate import AnswerOptions, AnswerResult, generate
 from assistant.answer.prompt import build_prompt
+from assistant.errors import ConfigError
 from assistant.prompts import PromptLibrary
 from assistant.retrieve.hybrid import Passage
+from assistant.settings import AnswerSettings
 from tests.fakes import FakeChatModel
 
 PROMPTS = PromptLibrary(Path(__file__).resolve().parents[1] / "prompts")
@@ -33,6 +38,29 @@ def run(model: FakeChatModel, passages=PASSAGES, similarity=0.6,
             pieces.append(item)
     assert result is not None
     return "".join(pieces), result
+
+
+def test_the_default_options_are_the_shipped_settings() -> None:
+    # So every test here that takes AnswerOptions() tests the configuration that ships.
+    assert AnswerOptions() == AnswerOptions.from_settings(AnswerSettings())
+    # Every answer setting reaches the engine through an AnswerOptions field.
+    read = {f.metadata["setting"] for f in fields(AnswerOptions) if "setting" in f.metadata}
+    assert read == set(AnswerSettings.model_fields)
+
+
+def test_options_are_read_from_the_settings_and_overrides_of_none_are_not_given() -> None:
+    settings = AnswerSettings(
+        temperature=0.5, max_answer_tokens=100, prompt_budget_tokens=600, retry_declined=False,
+        quote_threshold=0.0, disabled_checks=["unsupported"], min_relevance=0.1,
+        support_threshold=0.4, injections="fence")
+    assert AnswerOptions.from_settings(settings, temperature=None, max_tokens=50) == AnswerOptions(
+        max_tokens=50, temperature=0.5, prompt_budget=600, min_relevance=0.1, check_support=True,
+        retry_declined=False, quote_threshold=0.0, support_threshold=0.4,
+        disabled_checks=("unsupported",), injections="fence")
+    with pytest.raises(ConfigError, match="Unknown answer check"):
+        AnswerOptions.from_settings(AnswerSettings(disabled_checks=["no_such_check"]))
+    with pytest.raises(TypeError):
+        AnswerOptions.from_settings(settings, max_answer_tokens=50)
 
 
 def test_grounded_answer_is_cited_and_streamed():

@@ -1,0 +1,98 @@
+"""The one record of an answer, as every caller (CLI, UI, eval, API) receives it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from assistant.answer.citations import Sentence
+from assistant.retrieve.hybrid import Passage
+
+
+@dataclass
+class AnswerResult:
+    question: str
+    answer: str
+    abstained: bool
+    model: str
+    passages: list[Passage]
+    cited: list[int]
+    sentences: list[Sentence]
+    standalone_query: str = ""
+    abstain_reason: str = ""
+    # The named check that decided the abstention (assistant/answer/checks/).
+    abstain_check: str = ""
+    raw_answer: str = ""
+    # Each draft the model wrote (the first, and the retry's) with the checks that fired on it;
+    # the first entry with no draft holds the checks that ran before generation.
+    drafts: list[dict[str, Any]] = field(default_factory=list)
+    # True when the first draft declined and the answer shown comes from the retry prompt.
+    retried: bool = False
+    # Passages (numbers into `passages`) a declined draft pointed at without answering.
+    pointed: list[int] = field(default_factory=list)
+    # The answer shown stopped at the length cap (max_answer_tokens), mid-sentence maybe.
+    cut_off: bool = False
+    # The model declined; the answer is the passage sentence that best matches the question.
+    quoted: bool = False
+    retrieved: list[Passage] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    stamp: dict[str, str] = field(default_factory=dict)
+    # The doc ids the question was limited to (assistant ask --doc, the chat's scope); empty
+    # when the whole corpus was searched.
+    scope: list[str] = field(default_factory=list)
+
+    def citations(self) -> list[dict[str, Any]]:
+        out = []
+        for n in self.cited:
+            p = self.passages[n - 1]
+            out.append({
+                "n": n, "doc_id": p.doc_id, "title": p.title, "url": p.url, "text": p.text,
+                "score": p.score, "locator": p.locator, "publisher": p.publisher, "date": p.date,
+                "chunk_id": p.chunk_id, "injection": p.injection,
+                "supported": all(s.supported for s in self.sentences if n in s.cited),
+            })
+        return out
+
+    def pointed_passages(self) -> list[dict[str, Any]]:
+        return [
+            {"n": n, "doc_id": p.doc_id, "chunk_id": p.chunk_id, "title": p.title,
+             "locator": p.locator, "url": p.url}
+            for n in self.pointed for p in [self.passages[n - 1]]
+        ]
+
+    def to_json(self) -> dict[str, Any]:
+        """The one record of an answer: CLI JSON, UI history, eval results and the API."""
+        given = {p.chunk_id for p in self.passages}
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "abstained": self.abstained,
+            "abstain_reason": self.abstain_reason,
+            "abstain_check": self.abstain_check,
+            "model": self.model,
+            "citations": self.citations(),
+            "retrieved": [
+                {"doc_id": p.doc_id, "chunk_id": p.chunk_id, "score": p.score,
+                 "similarity": p.similarity, "locator": p.locator, "title": p.title,
+                 "url": p.url, "publisher": p.publisher, "date": p.date, "text": p.text,
+                 "injection": p.injection,
+                 # The prompt budget may leave the last passages out.
+                 "in_prompt": p.chunk_id in given}
+                for p in self.retrieved
+            ],
+            "timings": self.timings,
+            "standalone_query": self.standalone_query,
+            "raw_answer": self.raw_answer,
+            "retried": self.retried,
+            "pointed": self.pointed_passages(),
+            "cut_off": self.cut_off,
+            "quoted": self.quoted,
+            "sentences": [asdict(s) for s in self.sentences],
+            "drafts": self.drafts,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "stamp": self.stamp,
+            "scope": self.scope,
+        }
