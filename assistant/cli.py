@@ -136,6 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline", type=Path, metavar="DIR",
                    help="an earlier run's --out: report which answers changed against it and "
                    "whether the difference is more than noise")
+    p.add_argument("--retrieval-only", action="store_true",
+                   help="no model: freeze retrieval into --out and print hit@k and whether each "
+                   "answer is in the passages, per split (seconds, not an hour)")
 
     p = sub.add_parser("bench", help="measure speed and memory against baselines")
     _common(p)
@@ -451,6 +454,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    if args.retrieval_only:
+        from assistant.eval.retrieval_check import check_retrieval
+
+        print(check_retrieval(settings, args.questions, args.out, limit=args.limit,
+                              kinds=args.kinds, splits=args.splits))
+        return 0
     from assistant.eval.runner import run_eval
 
     summary = run_eval(settings, args.questions, args.models or [settings.model], args.out,

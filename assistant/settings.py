@@ -43,11 +43,19 @@ class RetrievalSettings(BaseModel):
 
     top_k: int = Field(default=4, ge=1, le=20, description="Passages given to the model.")
     candidates: int = Field(
-        default=30, ge=5, le=200, description="Candidates taken from each of BM25 and vectors."
+        default=50, ge=5, le=200, description="Candidates taken from each of BM25 and vectors."
     )
     hybrid: bool = Field(default=True, description="Fuse BM25 with vector search (else vectors).")
+    fusion: Literal["rrf", "relative"] = Field(
+        default="relative",
+        description="How the rankings are fused: reciprocal rank ('rrf', by rank only) or "
+        "relative score ('relative': each search's scores scaled to 0..1 and summed by weight, "
+        "so a hit one search finds far ahead of the rest can win on its own).",
+    )
     rrf_k: int = Field(default=60, ge=1, description="Reciprocal rank fusion constant.")
-    bm25_weight: float = Field(default=3.0, ge=0.0, description="Weight of BM25 ranks in fusion.")
+    bm25_weight: float = Field(
+        default=1.0, ge=0.0, description="Weight of BM25 against vectors in fusion."
+    )
     reference_weight: float = Field(
         default=3.0, ge=0.0,
         description="Weight in fusion of the chunks whose locator holds a provision the question "

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from assistant.embeddings import Embedder
-from assistant.retrieve.fusion import diversify, rrf
+from assistant.retrieve.fusion import Scored, diversify, fuse
 from assistant.retrieve.references import Ref, covers, parse_refs, span
 from assistant.retrieve.text import tokens
 from assistant.settings import Settings
@@ -41,6 +41,8 @@ class Passage:
     end: int = 0
     # What ingest found in the passage that gives the assistant orders ("" for nothing).
     injection: str = ""
+    # The opening line of the list the passage continues (assistant/ingest/chunking.py).
+    lead: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -167,7 +169,7 @@ class HybridRetriever:
         return [(index.order[i], float(sims[i])) for i in top]
 
     def reference_search(self, index: _Index, query: str, qvec: list[float],
-                         docs: Collection[str] = ()) -> list[str]:
+                         docs: Collection[str] = ()) -> list[tuple[str, float]]:
         """Chunks whose locator holds a provision the query names, most similar first."""
         refs = parse_refs(query)
         if not refs or index.matrix is None:
@@ -179,9 +181,10 @@ class HybridRetriever:
             return []
         rows = [index.position[cid] for cid in hits]
         sims = index.matrix[rows] @ np.asarray(qvec, dtype=np.float32)
-        return [hits[i] for i in np.argsort(-sims, kind="stable")]
+        return [(hits[i], float(sims[i])) for i in np.argsort(-sims, kind="stable")]
 
-    def bm25_search(self, index: _Index, query: str, n: int, mask: Any = None) -> list[str]:
+    def bm25_search(self, index: _Index, query: str, n: int, mask: Any = None
+                    ) -> list[tuple[str, float]]:
         q = tokens(query)
         if not q or index.bm25 is None:
             return []
@@ -192,22 +195,24 @@ class HybridRetriever:
         ids, scores = index.bm25.retrieve([q], k=k, show_progress=False,
                                           weight_mask=None if mask is None
                                           else mask.astype(np.float32))
-        return [index.order[i] for i, s in zip(ids[0], scores[0], strict=True) if s > 0]
+        return [(index.order[i], float(s)) for i, s in zip(ids[0], scores[0], strict=True)
+                if s > 0]
 
     def rankings(
         self, index: _Index, query: str, qvec: list[float], hybrid: bool, weight: float = 1.0,
         docs: Collection[str] = (), mask: Any = None,
-    ) -> tuple[list[tuple[list[str], float]], list[tuple[str, float]], list[str]]:
-        """The weighted rankings fused for one query: vectors, and in hybrid mode BM25 and the
-        provisions it names. Also the vector hits with their similarity, and the BM25 ids.
-        `docs` (with its row `mask`) limits every ranking to those documents."""
+    ) -> tuple[list[tuple[Scored, float]], list[tuple[str, float]], list[str]]:
+        """The weighted, scored rankings fused for one query: vectors, and in hybrid mode BM25
+        and the provisions it names. Also the vector hits with their similarity, and the BM25
+        ids. `docs` (with its row `mask`) limits every ranking to those documents."""
         s = self.settings.retrieval
         vec_hits = self.vector_search(index, qvec, s.candidates, mask)
-        ranked: list[tuple[list[str], float]] = [([cid for cid, _ in vec_hits], weight)]
+        ranked: list[tuple[Scored, float]] = [(vec_hits, weight)]
         bm25_ids: list[str] = []
         if hybrid:
-            bm25_ids = self.bm25_search(index, query, s.candidates, mask)
-            ranked.append((bm25_ids, s.bm25_weight * weight))
+            bm25_hits = self.bm25_search(index, query, s.candidates, mask)
+            bm25_ids = [cid for cid, _ in bm25_hits]
+            ranked.append((bm25_hits, s.bm25_weight * weight))
             if s.reference_weight > 0:
                 ranked.append((self.reference_search(index, query, qvec, docs),
                                s.reference_weight * weight))
@@ -217,12 +222,13 @@ class HybridRetriever:
         self, query: str, top_k: int | None = None, hybrid: bool | None = None, focus: str = "",
         docs: Collection[str] = (),
     ) -> Retrieval:
-        """Search `query`. `focus`, when given, is a follow-up's own words ("What about
-        supplying misleading information?") inside a query that also holds the question it
-        follows: searched too, at `followup_weight`, so the earlier question's words do not
-        drown what is asked now. `docs`, when given, limits the search to those documents:
-        other documents' chunks never enter any ranking (vectors, BM25, references), so they
-        cannot compete, and the relevance floor is judged on the scoped chunks alone."""
+        """Search `query`. `focus`, when given, is searched too, at `followup_weight`: a
+        follow-up's own words ("What about supplying misleading information?") beside a query
+        that also holds the question it follows, so the earlier question's words do not drown
+        what is asked now; or, for a question that stands on its own, the conversation so far.
+        `docs`, when given, limits the search to those documents: other documents' chunks never
+        enter any ranking (vectors, BM25, references), so they cannot compete, and the relevance
+        floor is judged on the scoped chunks alone."""
         started = time.perf_counter()
         s = self.settings.retrieval
         top_k = top_k or s.top_k
@@ -239,7 +245,7 @@ class HybridRetriever:
             own = self.embedder.embed_query(focus)
             rankings += self.rankings(index, focus, own, hybrid, s.followup_weight, scope,
                                       mask)[0]
-        fused = rrf(rankings, k=s.rrf_k)
+        fused = fuse(rankings, s.fusion, k=s.rrf_k)
         doc_of = {cid: index.chunks[cid].doc_id for cid, _ in fused}
         picked = diversify(fused, doc_of, top_k, s.max_per_doc)
         missing = [cid for cid, _ in picked if cid not in similarity]
@@ -276,4 +282,5 @@ class HybridRetriever:
             start=int(c.metadata.get("start", 0)),
             end=int(c.metadata.get("end", 0)),
             injection=str(c.metadata.get("injection", "")),
+            lead=str(c.metadata.get("lead", "")),
         )

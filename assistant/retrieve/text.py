@@ -1,5 +1,6 @@
 """Tokenising for BM25: lower case, words and numbers (10^25, 2024/1689 kept whole), no stopwords,
-plural 's' folded so 'licences' finds 'licence'."""
+plural 's' folded so 'licences' finds 'licence', British and American spellings folded to one
+form so 'licence' finds 'license' and 'authorized' finds 'authorised'."""
 
 from __future__ import annotations
 
@@ -18,13 +19,41 @@ STOPWORDS = frozenset(
 )
 
 
+# British -> American endings. The same fold runs over documents and questions, so a fold that
+# makes a non-word ("advise" -> "advize") costs nothing; only merging two different words would,
+# and these endings do not (the EU AI Act writes "authorised", the Llama licence "license").
+_SPELLING = (
+    ("isation", "ization"), ("isations", "izations"), ("ised", "ized"), ("ising", "izing"),
+    ("ises", "izes"), ("ise", "ize"), ("yse", "yze"), ("ysed", "yzed"), ("ysing", "yzing"),
+    ("our", "or"), ("ours", "ors"), ("tre", "ter"), ("tres", "ters"),
+    ("mme", "m"),
+)
+# "-ence" is British only in these stems ("sentence", "evidence" are the same in both), and the
+# doubled "l" only in these ("filled" is not "filed").
+_ENSE_STEMS = ("licence", "defence", "offence", "pretence")
+_DOUBLE_L = ("labell", "modell", "travell", "cancell", "signall", "channell", "levell", "fuell")
+
+
+def spelling(word: str) -> str:
+    if word.startswith(_ENSE_STEMS):
+        return word.replace("ence", "ense", 1)
+    if word.startswith(_DOUBLE_L):
+        return word.replace("ll", "l", 1)
+    if len(word) < 6:
+        return word
+    for british, american in _SPELLING:
+        if word.endswith(british):
+            return word[: -len(british)] + american
+    return word
+
+
 def fold(word: str) -> str:
     word = word.replace("’", "'").removesuffix("'s")
     if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
-    return word
+        word = word[:-3] + "y"
+    elif len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    return spelling(word)
 
 
 def tokens(text: str) -> list[str]:
