@@ -13,7 +13,6 @@ from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from assistant.answer import checks
 from assistant.answer.generate import AnswerOptions, AnswerResult, generate
 from assistant.code_version import source_version
 from assistant.embeddings import get_embedder
@@ -34,6 +33,9 @@ _REFERRING = re.compile(
     r"the (first|second|third|last|other) one)\b",
     re.IGNORECASE,
 )
+# A question that opens like this continues the conversation ("And for deepfakes?", "So can I?").
+_CONTINUING = re.compile(r"^\W*(and|but|or|so|also|plus|then|what about|how about)\b",
+                         re.IGNORECASE)
 
 
 def clean_question(text: str, max_chars: int) -> str:
@@ -62,7 +64,8 @@ def last_user_question(history: list[Message]) -> str:
 
 
 def looks_like_followup(question: str) -> bool:
-    return bool(_REFERRING.search(question)) or len(question.split()) <= 5
+    return (bool(_REFERRING.search(question)) or bool(_CONTINUING.match(question))
+            or len(question.split()) <= 5)
 
 
 def followed_question(question: str, history: list[Message]) -> str:
@@ -93,8 +96,11 @@ class ModelStart:
 @dataclass
 class Turn:
     question: str
+    # The main search query, and the one searched beside it at `followup_weight` ("" for none).
     standalone: str
+    # The earlier question the model is told this one follows ("" when it stands on its own).
     earlier: str
+    focus: str = ""
 
 
 class ChatService:
@@ -142,15 +148,23 @@ class ChatService:
     def prepare(
         self, question: str, history: list[Message] | None = None, model: ChatModel | None = None
     ) -> Turn:
+        """Every turn with history is searched both ways: by its own words and together with the
+        question before it. Which of the two leads depends on whether it reads as a follow-up
+        (it refers back, opens with "And ...", or is short); the other is searched beside it at
+        `followup_weight`, so a follow-up that was not recognised still finds what the
+        conversation is about, and a fresh question is not drowned by the last one's words."""
         question = clean_question(question, self.settings.max_question_chars)
         history = history or []
-        earlier = followed_question(question, history)
+        before = last_user_question(history)
         mode = self.settings.retrieval.rewrite_followups
-        if not earlier or mode == "off":
+        if not before or mode == "off":
             return Turn(question, question, "")
+        together = f"{before} {question}"
+        if not looks_like_followup(question):
+            return Turn(question, question, "", focus=together)
         if mode == "llm" and model is not None:
-            return Turn(question, self._llm_rewrite(question, history, model), earlier)
-        return Turn(question, f"{earlier} {question}", earlier)
+            together = self._llm_rewrite(question, history, model)
+        return Turn(question, together, before, focus=question)
 
     def _llm_rewrite(self, question: str, history: list[Message], model: ChatModel) -> str:
         lines = "\n".join(f"{m['role']}: {m['content'][:300]}" for m in history[-4:])
@@ -195,23 +209,10 @@ class ChatService:
     def search(self, turn: Turn, top_k: int | None = None, hybrid: bool | None = None,
                docs: Sequence[str] = ()) -> Retrieval:
         """Retrieve for a prepared turn: a follow-up's own words are searched beside it."""
-        return self.retrieve(turn.standalone, top_k, hybrid, turn.question if turn.earlier else "",
-                             docs)
+        return self.retrieve(turn.standalone, top_k, hybrid, turn.focus, docs)
 
     def options(self, **overrides: float | int | None) -> AnswerOptions:
-        a = self.settings.answer
-        checks.require_known(a.disabled_checks)
-        opts = AnswerOptions(
-            max_tokens=a.max_answer_tokens, temperature=a.temperature,
-            prompt_budget=a.prompt_budget_tokens, min_relevance=a.min_relevance,
-            retry_declined=a.retry_declined, quote_threshold=a.quote_threshold,
-            support_threshold=a.support_threshold, disabled_checks=tuple(a.disabled_checks),
-            injections=a.injections,
-        )
-        for k, v in overrides.items():
-            if v is not None:
-                setattr(opts, k, v)
-        return opts
+        return AnswerOptions.from_settings(self.settings.answer, **overrides)
 
     def stream(
         self,
