@@ -269,6 +269,7 @@ class Store:
                 "version": version,
                 "locator": c.locator,
                 "heading": c.heading,
+                "lead": c.lead,
                 "start": c.start,
                 "end": c.end,
                 "embed_text": e,

@@ -19,15 +19,31 @@ class BuiltPrompt:
     dropped: int
 
 
+def heading_name(heading: str, locator: str) -> str:
+    """What the heading adds to the locator: "Penalties" for "Article 99 — Penalties" over
+    "Article 99(3)"; the whole heading when it is not the locator's own."""
+    if not heading or heading == locator:
+        return ""
+    label, _, name = heading.partition(" — ")
+    if name and locator.startswith(label):
+        return name
+    return "" if locator.startswith(heading) else heading
+
+
 def passage_header(p: Passage) -> str:
-    """The line that names a passage in the prompt: "Title — Section 2"."""
-    return " — ".join(x for x in (p.title, p.locator) if x)
+    """The line that names a passage in the prompt: its path in the document, "Title — Article
+    99(3) — Penalties", so a paragraph cut from its article still says what it is about."""
+    return " — ".join(x for x in (p.title, p.locator, heading_name(p.heading, p.locator)) if x)
 
 
 def passage_text(p: Passage, injections: str = "remove") -> str:
-    """The passage as the model reads it: sentences giving the assistant orders replaced by a
-    note (or fenced, per `injections`), and brackets that would read as our markers softened."""
-    return neutralise(p.text, injections).replace("[", "(").replace("]", ")")
+    """The passage as the model reads it: a list item after its list's opening line, sentences
+    giving the assistant orders replaced by a note (or fenced, per `injections`), and brackets
+    that would read as our markers softened."""
+    text = neutralise(p.text, injections)
+    if p.lead and not p.text.startswith(p.lead):
+        text = f"{neutralise(p.lead, injections)} … {text}"
+    return text.replace("[", "(").replace("]", ")")
 
 
 def passage_block(n: int, p: Passage, injections: str = "remove") -> str:

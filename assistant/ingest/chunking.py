@@ -26,6 +26,10 @@ class Chunk:
     heading: str
     start: int
     end: int
+    # The opening line of the list this chunk continues ("The following AI practices shall be
+    # prohibited:"), when the chunk starts after it; "" otherwise. Shown to the model, not
+    # embedded: searched with every list item, it pulled in the wrong items.
+    lead: str = ""
 
     def embed_text(self, title: str) -> str:
         # The title and heading travel with the passage so a short chunk of a licence still says
@@ -41,6 +45,14 @@ class _Unit:
     end: int
     locator: str
     heading: str
+    # The block's opening sentence when it introduces a list (ends with ":"), and whether this
+    # unit is that sentence.
+    lead: str = ""
+    opens: bool = False
+
+
+# A list's opening line longer than this is not repeated in front of its later chunks.
+LEAD_CHARS = 300
 
 
 def document_text(blocks: list[Block]) -> tuple[str, list[int]]:
@@ -57,12 +69,14 @@ def _units(blocks: list[Block], offsets: list[int]) -> list[_Unit]:
     units = []
     for block, base in zip(blocks, offsets, strict=True):
         pos = 0
-        for piece in _SENTENCE_END.split(block.text):
-            if not piece.strip():
-                continue
+        pieces = [p for p in _SENTENCE_END.split(block.text) if p.strip()]
+        first = pieces[0].strip() if pieces else ""
+        lead = first if first.endswith(":") and len(first) <= LEAD_CHARS else ""
+        for i, piece in enumerate(pieces):
             at = block.text.find(piece, pos)
             pos = at + len(piece)
-            units.append(_Unit(piece.strip(), base + at, base + pos, block.locator, block.heading))
+            units.append(_Unit(piece.strip(), base + at, base + pos, block.locator, block.heading,
+                               lead, i == 0))
     return units
 
 
@@ -123,6 +137,7 @@ def chunk_blocks(
                 heading=current[0].heading,
                 start=current[0].start,
                 end=current[-1].end,
+                lead="" if current[0].opens else current[0].lead,
             )
         )
         carry: list[_Unit] = []
