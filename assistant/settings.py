@@ -96,8 +96,14 @@ class AnswerSettings(BaseModel):
         description="When the model declines although relevant passages were found, ask once "
         "more with a prompt that says the answer is there; the support check still applies.",
     )
+    yes_no_evidence_first: bool = Field(
+        default=True,
+        description="A yes/no question's answer opens with the passage sentence that decides "
+        "it, quoted and cited, and the model's words follow without their own Yes or No (small "
+        "models' Yes/No was measured no better than chance); off, the model's answer as it is.",
+    )
     quote_threshold: float = Field(
-        default=1.1, ge=0.0,
+        default=1.0, ge=0.0,
         description="When the model declines twice although relevant passages were found, quote "
         "the passage sentence that best matches the question if its score (cosine similarity "
         "plus half the share of the question's words it holds) reaches this; 0 turns it off.",

@@ -1,7 +1,7 @@
 """Questions as people word them: spelling, yes/no, follow-ups that open with
 "And", lists cut from their opening line, paraphrases only the vectors find. Pure logic, exact."""
 
-from assistant.answer.polarity import is_yes_no, opening, parse, strip_opening, with_verdict
+from assistant.answer.polarity import is_yes_no, opening, strip_opening
 from assistant.answer.prompt import heading_name, passage_header, passage_text
 from assistant.chat import looks_like_followup
 from assistant.ingest.blocks import Block
@@ -65,18 +65,50 @@ def test_yes_no_questions_as_people_ask_them():
         assert not is_yes_no(q), q
 
 
-def test_the_verdict_opens_the_answer_and_overrules_a_contradicting_draft():
+def test_an_answers_own_yes_or_no_can_be_taken_off():
     assert opening("No, it does not.") == "no" and opening("Not really.") is None
-    assert parse(" No.") == "no" and parse("I cannot tell") is None
     assert strip_opening("Yes, you may [1].") == "You may [1]."
-    assert with_verdict("no", "The licence grants no trademark rights [1].", "s", 1) == (
-        "No. The licence grants no trademark rights [1].", False)
-    assert with_verdict("no", "Yes, you can use the logo [2].",
-                        "No trademark licenses are granted [under] this Agreement.", 1) == (
-        "No. “No trademark licenses are granted (under) this Agreement.” [1]", True)
+    assert strip_opening("No.") == ""
+
+
+def test_a_yes_no_answer_opens_with_its_deciding_sentence():
+    from assistant.answer.generate import AnswerOptions, generate
+    from assistant.prompts import PromptLibrary
+    from assistant.settings import REPO_ROOT
+    from tests.fakes import FakeChatModel, FakeEmbedder
+
+    logo = _passage("No trademark licenses are granted under this Agreement. Meta owns the "
+                    "marks.", "Section 5.a", "")
+    other = _passage("The licence is governed by the laws of California.", "Section 7", "")
+    wrong = "Yes, trademark licenses are granted under this Agreement [1]."
+    model = FakeChatModel.scripted(wrong)
+    embedder = FakeEmbedder({"trademark": [1.0, 0.0, 0.0], "logo": [1.0, 0.0, 0.0],
+                             "laws": [0.0, 1.0, 0.0]})
+    *_, result = generate(model, PromptLibrary(REPO_ROOT / "prompts"),
+                          "Does the licence let me use Meta's logo?", [logo, other],
+                          AnswerOptions(), 0.6, embedder=embedder)
+    assert result.answer.startswith(
+        "“No trademark licenses are granted under this Agreement” [1].")
+    assert "Yes," not in result.answer
+    plain = AnswerOptions(yes_no_evidence_first=False)
+    *_, result = generate(FakeChatModel.scripted(wrong),
+                          PromptLibrary(REPO_ROOT / "prompts"),
+                          "Does the licence let me use Meta's logo?", [logo, other], plain, 0.6,
+                          embedder=embedder)
+    assert result.answer.startswith("Yes,")
 
 
 def test_a_question_that_opens_with_and_is_a_follow_up():
     assert looks_like_followup("And which courts handle disputes under the agreement?")
     assert looks_like_followup("What about providers established outside the Union at all?")
     assert not looks_like_followup("Which courts handle disputes under the Llama agreement?")
+
+
+def test_a_locators_digits_are_no_figure_unless_they_name_the_provision():
+    from assistant.answer.citations import check_sentences, invented
+
+    passages = ["Llama 3.1 Community License — Section 23\nThe licence ends when you breach it."]
+    assert invented("The context window of Llama 3.1 is 23 days [1].", "", passages) == ["23"]
+    assert invented("Section 23 says the licence ends on a breach [1].", "", passages) == []
+    [s] = check_sentences("The context window of Llama 3.1 is 23 days [1].", passages)
+    assert not s.supported

@@ -59,18 +59,47 @@ def _is_number(word: str) -> bool:
 _NUMBER = re.compile(r"\d{1,3}(?:[ ,.]\d{3})+(?!\d)|\d+(?:[.,^/]\d+)*")
 
 
+# Where a header names a provision: "Article 99(3)", "Section 1.b.ii", "Annex III, point 4".
+_PROVISION_NAME = re.compile(
+    r"(?:article|art\.|section|annex|recital|chapter|paragraph|point|part)\s+[0-9A-Za-z.()]+",
+    re.IGNORECASE)
+
+
 def known_numbers(question: str, passages: list[str]) -> set[str]:
     """Every figure in the question and passages, with separators dropped: "35 000 000" and
-    "35,000,000" are one figure written two ways."""
-    return {_flat(m.group()) for text in (question, *passages) for m in _NUMBER.finditer(text)}
+    "35,000,000" are one figure written two ways. A passage's first line is its header (title
+    and locator): the numbers of the provision it names are references, not figures (see
+    `references`); the title's ("Llama 3.1") count."""
+    texts = [question]
+    for p in passages:
+        header, _, body = p.partition("\n")
+        texts += [_PROVISION_NAME.sub(" ", header), body]
+    return {_flat(m.group()) for text in texts for m in _NUMBER.finditer(text)}
+
+
+def references(passages: list[str]) -> set[str]:
+    """The numbers of the provisions the passages' headers name ("Article 23(1)": 23 and 1)."""
+    return {_flat(m.group()) for p in passages
+            for name in _PROVISION_NAME.findall(p.partition("\n")[0])
+            for m in _NUMBER.finditer(name)}
+
+
+# Words before a number that make it name a provision rather than state a figure.
+_PROVISION = re.compile(r"(?:article|art\.|section|annex|recital|chapter|paragraph|point|part)"
+                        r"\s*$", re.IGNORECASE)
 
 
 def invented(sentence: str, question: str, passages: list[str],
-             known: set[str] | None = None) -> list[str]:
-    """Numbers in the sentence that neither the question nor any passage contains."""
+             known: set[str] | None = None, refs: set[str] | None = None) -> list[str]:
+    """Numbers in the sentence that neither the question nor any passage's text contains. A
+    number from a passage's header counts only where the sentence names a provision with it:
+    "under Article 23 [1]" is grounded, "a context window of 23 days" is not."""
     known = known_numbers(question, passages) if known is None else known
-    return [m.group() for m in _NUMBER.finditer(strip_markers(sentence))
-            if _flat(m.group()) not in known]
+    refs = references(passages) if refs is None else refs
+    body = strip_markers(sentence)
+    return [m.group() for m in _NUMBER.finditer(body)
+            if _flat(m.group()) not in known
+            and not (_flat(m.group()) in refs and _PROVISION.search(body[: m.start()]))]
 
 
 def _flat(number: str) -> str:
@@ -95,7 +124,7 @@ def check_sentences(
     answer: str, passages: list[str], threshold: float = SUPPORT_THRESHOLD, question: str = ""
 ) -> list[Sentence]:
     results: list[Sentence] = []
-    numbers = known_numbers(question, passages)
+    numbers, refs = known_numbers(question, passages), references(passages)
     for raw in split_sentences(answer):
         cited = [n for n in markers(raw) if 1 <= n <= len(passages)]
         body = strip_markers(raw)
@@ -103,7 +132,7 @@ def check_sentences(
             continue
         scores = [support(body, p) for p in passages]
         sentence = Sentence(text=body, cited=cited)
-        if invented(body, question, passages, numbers):
+        if invented(body, question, passages, numbers, refs):
             sentence.supported = False
             sentence.support = min(max(scores, default=0.0), threshold / 2)
             results.append(sentence)

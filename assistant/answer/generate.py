@@ -57,4 +57,5 @@ def generate(
             shown = again
     if shown.declined:
         shown = steps.fallback(ask, built, evidence, embedder) or shown
+    shown = steps.evidence_first(ask, built, evidence, shown, embedder)
     yield steps.finish(ask, built, passages, written, shown, clock, retrieve_ms)

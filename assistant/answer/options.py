@@ -41,6 +41,8 @@ class AnswerOptions:
     disabled_checks: tuple[str, ...] = _setting("disabled_checks")
     # What the prompt does with passage sentences that give the assistant orders.
     injections: str = _setting("injections")
+    # A yes/no question: evidence first, its Yes or No after (answer/polarity.py).
+    yes_no_evidence_first: bool = _setting("yes_no_evidence_first")
 
     @classmethod
     def from_settings(cls, settings: AnswerSettings, **overrides: Any) -> AnswerOptions:

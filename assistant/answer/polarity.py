@@ -1,11 +1,10 @@
-"""Yes/no questions decided by the evidence, not by the question's framing.
+"""Yes/no questions answered from the evidence, not from the question's framing.
 
 Asked "Does the Llama 3.1 licence let me use Meta's logo?" with "No trademark licenses are
 granted under this Agreement" as passage [1], small models answer "Yes, ..." [1]: the question's
-wording leads, the passage does not. So the answer's Yes or No is decided apart, in a short
-second call that sees only the deciding sentence and the question, and the answer opens with it.
-When that verdict contradicts the draft's own opening, the draft is not shown: the deciding
-sentence is, quoted and cited, after the verdict.
+wording leads, the passage does not. Their Yes or No is no better than chance (measured, see
+eval/EXPERIMENTS.md), so a yes/no answer opens with the passage sentence that decides it, quoted
+and cited, and the model's own words follow without their Yes or No (answer/steps.py).
 """
 
 from __future__ import annotations
@@ -13,21 +12,17 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from assistant.models.base import Message
-
 Polarity = Literal["yes", "no"]
 
-_AUXILIARY = (
+_AUXILIARY = frozenset((
     "is", "are", "am", "was", "were", "do", "does", "did", "can", "could", "may", "might", "must",
     "shall", "should", "will", "would", "has", "have", "had", "isn't", "aren't", "doesn't",
     "don't", "can't", "won't", "wasn't", "didn't", "hasn't", "haven't", "shouldn't", "mustn't",
-)
+))
 _LEAD_IN = re.compile(r"^\W*(?:(?:and|but|so|also|then|ok|okay|well)\W+)*", re.IGNORECASE)
 _OPENING = re.compile(r"^\W*(yes|no)\b", re.IGNORECASE)
 # "Is it free, or paid?": a comma before "or" offers alternatives; "military or defence" does not.
 _ALTERNATIVE = re.compile(r",\s*or\b", re.IGNORECASE)
-
-
 def _opens_with_auxiliary(clause: str) -> bool:
     words = _LEAD_IN.sub("", clause.strip()).split(maxsplit=1)
     return bool(words) and words[0].lower().strip(",") in _AUXILIARY
@@ -50,32 +45,7 @@ def opening(answer: str) -> Polarity | None:
     return match.group(1).lower() if match else None  # type: ignore[return-value]
 
 
-def messages(question: str, sentence: str) -> list[Message]:
-    return [
-        {"role": "system", "content": "You read one sentence from a document and say whether "
-         "it means the answer to a question is Yes or No. Reply with one word: Yes or No."},
-        {"role": "user", "content": f"Sentence: {sentence}\n\nQuestion: {question}\n\n"
-         "Going only by the sentence, is the answer Yes or No?"},
-    ]
-
-
-def parse(reply: str) -> Polarity | None:
-    match = re.search(r"\b(yes|no)\b", reply, re.IGNORECASE)
-    return match.group(1).lower() if match else None  # type: ignore[return-value]
-
-
 def strip_opening(answer: str) -> str:
     """The answer without its leading Yes/No ("No, the licence ..." -> "The licence ...")."""
     rest = _OPENING.sub("", answer, count=1).lstrip(" ,.;:—-")
     return rest[:1].upper() + rest[1:] if rest else rest
-
-
-def with_verdict(verdict: Polarity, answer: str, sentence: str, n: int) -> tuple[str, bool]:
-    """The answer shown, opening with the verdict; and whether the draft was replaced by the
-    deciding sentence (the draft said the opposite)."""
-    word = "Yes" if verdict == "yes" else "No"
-    said = opening(answer)
-    if said is not None and said != verdict:
-        quoted = sentence.replace("[", "(").replace("]", ")")
-        return f"{word}. “{quoted}” [{n}]", True
-    return f"{word}. {strip_opening(answer)}", False

@@ -3,10 +3,11 @@ a sentence plainly answers it.
 
 Small models decline answerable questions ("The documents do not say.") or echo them back while
 the answering sentence sits in passage [1]. A verbatim sentence with its marker is grounded by
-construction; whether it answers is what the score threshold decides. Measured on
-eval/questions.jsonl with its frozen passages: of the questions whose best sentence scores at
-least 1.1, 15 of 22 hold the gold answer in that sentence (68%, about the 0.5B model's own
-precision when it answers), and no unanswerable question's best sentence scores above 0.87.
+construction; whether it answers is what the score threshold decides. Measured on the tune
+split (213 questions, 117 of them worded as people ask) with the passages they retrieve: of the
+answerable questions whose best sentence scores at least 1.0, 28 of 43 hold the gold answer in
+it (65%; at 1.1, 18 of 24), and 2 of the unanswerable ones reach 1.0. A quote right two times in
+three is worth more than a refusal (truth score +0.3 a quote against 0).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from assistant.answer import checks
+from assistant.answer import checks, polarity
 from assistant.answer.checks import Check, Draft, Evidence, Fired
 from assistant.answer.checks import draft as draft_checks
 from assistant.answer.citations import Sentence, check_sentences, cited_numbers, markers, render
@@ -44,6 +44,11 @@ class Ask:
         # The answer has to fit in the context window after the prompt.
         return min(self.options.prompt_budget,
                    self.model.context_window - self.options.max_tokens - 16)
+
+    @property
+    def yes_no(self) -> bool:
+        """A yes/no question whose answer opens with its deciding sentence (answer/polarity.py)."""
+        return self.options.yes_no_evidence_first and polarity.is_yes_no(self.question)
 
     def prompt(self, passages: list[Passage], system: str = "answer") -> BuiltPrompt:
         return build_prompt(self.prompts, self.question, passages, self.model.count_tokens,
@@ -147,6 +152,26 @@ def retry(ask: Ask, built: BuiltPrompt, evidence: Evidence) -> Written:
     text = "".join(ask.model.stream(again.messages, ask.options.max_tokens,
                                     ask.options.temperature, stats)).strip()
     return Written(text, *judge(evidence, text, ask.options), by="retry", stats=stats)
+
+
+def evidence_first(ask: Ask, built: BuiltPrompt, evidence: Evidence, shown: Written,
+                   embedder: Embedder | None) -> Written:
+    """For a yes/no question, the answer opens with the passage sentence that decides it (the
+    one closest to the question among the passages the answer cites), quoted and cited; the
+    model's words follow without their own Yes or No. Kept only if no check stops it."""
+    if not ask.yes_no or shown.fired or shown.by == "quote" or not embedder:
+        return shown
+    pool = cited_numbers(shown.sentences) or list(range(1, len(built.passages) + 1))
+    injections = ask.options.injections
+    quote = closest_sentence(ask.asked, [_informing(built.passages[n - 1].text, injections)
+                                         for n in pool], embedder.embed_query, embedder.embed)
+    if quote is None:
+        return shown
+    # The marker before the full stop, so the sentence splitter keeps it with the quote.
+    said = quote.text.replace("[", "(").replace("]", ")").rstrip(" .;:")
+    text = f"“{said}” [{pool[quote.n - 1]}]. {polarity.strip_opening(shown.text)}".strip()
+    sentences, fired = judge(evidence, text, ask.options)
+    return shown if fired else Written(text, sentences, [], by=shown.by, stats=shown.stats)
 
 
 def fallback(ask: Ask, built: BuiltPrompt, evidence: Evidence, embedder: Embedder | None

@@ -14,7 +14,8 @@ from assistant.answer.checks import NO_EVIDENCE, NOT_MENTIONED, Check, Draft, Ev
 _NOT_NAMES = frozenset(
     "who whom whose what when where which why how is are was were do does did can could may might "
     "must should would will shall the a an in on of under and or to for by with from it its this "
-    "that these those according i my besides above below after before yes no if".split()
+    "that these those according i my besides above below after before yes no if ok okay so "
+    "any also".split()
 )
 _NAME = re.compile(r"\b[A-Z][\w.-]*[A-Za-z0-9]")
 _CONNECTIVES = frozenset({"of", "the", "for", "and", "on", "de"})
@@ -39,6 +40,8 @@ ABBREVIATIONS = {
     "USA": ("united states",),
     "UK": ("united kingdom",),
     "EU": ("european union", "union"),
+    # Regulations known by a short name the texts cite by number.
+    "GDPR": ("general data protection regulation", "2016/679"),
 }
 
 
