@@ -1,7 +1,7 @@
 """Questions as people word them: spelling, yes/no, follow-ups that open with
 "And", lists cut from their opening line, paraphrases only the vectors find. Pure logic, exact."""
 
-from assistant.answer.polarity import is_yes_no, opening, strip_opening
+from assistant.answer.polarity import is_yes_no, strip_opening
 from assistant.answer.prompt import heading_name, passage_header, passage_text
 from assistant.chat import looks_like_followup
 from assistant.ingest.blocks import Block
@@ -66,7 +66,6 @@ def test_yes_no_questions_as_people_ask_them():
 
 
 def test_an_answers_own_yes_or_no_can_be_taken_off():
-    assert opening("No, it does not.") == "no" and opening("Not really.") is None
     assert strip_opening("Yes, you may [1].") == "You may [1]."
     assert strip_opening("No.") == ""
 

@@ -10,9 +10,6 @@ and cited, and the model's own words follow without their Yes or No (answer/step
 from __future__ import annotations
 
 import re
-from typing import Literal
-
-Polarity = Literal["yes", "no"]
 
 _AUXILIARY = frozenset((
     "is", "are", "am", "was", "were", "do", "does", "did", "can", "could", "may", "might", "must",
@@ -23,6 +20,8 @@ _LEAD_IN = re.compile(r"^\W*(?:(?:and|but|so|also|then|ok|okay|well)\W+)*", re.I
 _OPENING = re.compile(r"^\W*(yes|no)\b", re.IGNORECASE)
 # "Is it free, or paid?": a comma before "or" offers alternatives; "military or defence" does not.
 _ALTERNATIVE = re.compile(r",\s*or\b", re.IGNORECASE)
+
+
 def _opens_with_auxiliary(clause: str) -> bool:
     words = _LEAD_IN.sub("", clause.strip()).split(maxsplit=1)
     return bool(words) and words[0].lower().strip(",") in _AUXILIARY
@@ -37,12 +36,6 @@ def is_yes_no(question: str) -> bool:
         return False
     return _opens_with_auxiliary(last) or (
         "," in last and _opens_with_auxiliary(last.split(",", 1)[1]))
-
-
-def opening(answer: str) -> Polarity | None:
-    """The Yes or No an answer opens with, if it opens with one."""
-    match = _OPENING.match(answer)
-    return match.group(1).lower() if match else None  # type: ignore[return-value]
 
 
 def strip_opening(answer: str) -> str:
