@@ -208,7 +208,8 @@ class ChatService:
 
     def search(self, turn: Turn, top_k: int | None = None, hybrid: bool | None = None,
                docs: Sequence[str] = ()) -> Retrieval:
-        """Retrieve for a prepared turn: a follow-up's own words are searched beside it."""
+        """Retrieve for a prepared turn: its `focus` (a follow-up's own words, or the
+        conversation before a fresh question) is searched beside it."""
         return self.retrieve(turn.standalone, top_k, hybrid, turn.focus, docs)
 
     def options(self, **overrides: float | int | None) -> AnswerOptions:
