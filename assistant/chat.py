@@ -21,6 +21,7 @@ from assistant.models.base import ChatModel, Message
 from assistant.models.registry import get_model
 from assistant.prompts import PromptLibrary
 from assistant.retrieve.hybrid import HybridRetriever, Retrieval
+from assistant.retrieve.units import Unit
 from assistant.settings import Settings
 from assistant.store import open_store, store_identity
 
@@ -206,11 +207,24 @@ class ChatService:
                  focus: str = "", docs: Sequence[str] = ()) -> Retrieval:
         return self.retriever.retrieve(query, top_k=top_k, hybrid=hybrid, focus=focus, docs=docs)
 
+    def unit(self, turn: Turn, docs: Sequence[str] = ()) -> Unit | None:
+        """The document or provision the turn is about (retrieve/units.py): named by the
+        question, or else by the question a follow-up continues; within `docs`, that scope."""
+        unit = self.retriever.unit(turn.question, docs)
+        if turn.earlier and (unit is None or unit.how == "scope"):
+            unit = self.retriever.unit(turn.standalone, docs) or unit
+        return unit
+
     def search(self, turn: Turn, top_k: int | None = None, hybrid: bool | None = None,
                docs: Sequence[str] = ()) -> Retrieval:
         """Retrieve for a prepared turn: its `focus` (a follow-up's own words, or the
-        conversation before a fresh question) is searched beside it."""
-        return self.retrieve(turn.standalone, top_k, hybrid, turn.focus, docs)
+        conversation before a fresh question) is searched beside it, within the unit the
+        question names (or the `docs` chosen)."""
+        unit = self.unit(turn, docs)
+        found = self.retrieve(turn.standalone, top_k, hybrid, turn.focus,
+                              unit.docs if unit else docs)
+        found.unit = unit
+        return found
 
     def options(self, **overrides: float | int | None) -> AnswerOptions:
         return AnswerOptions.from_settings(self.settings.answer, **overrides)

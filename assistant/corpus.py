@@ -30,9 +30,13 @@ class Source:
     # A linked entry's URL status (LINK_STATUSES) and what the check found; "" for documents.
     verified: str = ""
     note: str = ""
+    # The corpus's lead article: what "the article" in a question means (retrieve/units.py).
+    lead: bool = False
+    # Other names people give the document ("the AUP", "the licence"), for the same purpose.
+    aliases: tuple[str, ...] = ()
 
     def metadata(self) -> dict[str, str]:
-        return {
+        meta = {
             "doc_id": self.doc_id,
             "title": self.title,
             "publisher": self.publisher,
@@ -40,6 +44,12 @@ class Source:
             "date": self.date,
             "license": self.license,
         }
+        # Only when set, so documents without them keep the metadata they were indexed with.
+        if self.lead:
+            meta["lead"] = "true"
+        if self.aliases:
+            meta["aliases"] = "; ".join(self.aliases)
+        return meta
 
 
 @dataclass(frozen=True)
@@ -78,6 +88,8 @@ def load_manifest(path: Path) -> Manifest:
                 date=str(entry.get("date", "")),
                 license=entry.get("license", ""),
                 sha256=entry.get("sha256", ""),
+                lead=bool(entry.get("lead", False)),
+                aliases=tuple(str(a) for a in entry.get("aliases", [])),
             )
         )
     linked = [_linked(path, e) for e in data.get("linked", [])]

@@ -64,6 +64,12 @@ class IngestReport:
 ORCHESTRATION = ("ingest/pipeline.py", "ingest/web.py", "ingest/recover.py")
 
 
+def _same_meta(stored: dict[str, str], meta: dict[str, str]) -> bool:
+    """The stored document says what its source says now (a manifest's title, lead or aliases
+    may change without its file)."""
+    return all(str(stored.get(k, "")) == v for k, v in meta.items())
+
+
 def ingest_code_version() -> str:
     """A hash of the code that loads, extracts and chunks documents: every module under ingest/
     but the orchestration (the same files `ingest/*.py` covered before the pipeline moved in)."""
@@ -167,7 +173,8 @@ def _ingest(
             verify_source(source)
             sha = source.sha256 or sha256_file(source.path)
             existing = records.get(source.doc_id)
-            if existing and existing.sha256 == sha and existing.ingest == ingest_code:
+            if (existing and existing.sha256 == sha and existing.ingest == ingest_code
+                    and _same_meta(existing.meta, source.metadata())):
                 report.unchanged.append(source.doc_id)
                 continue
             blocks = load_blocks(source.path, source.format, max_bytes=max_bytes)

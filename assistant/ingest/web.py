@@ -320,6 +320,8 @@ class _Crawl:
         self.sources.append(WebSource(
             doc_id=doc_id, title=title, path=path, format=fmt, publisher=publisher, url=url,
             date=date, license="", author=author, verified=seed.verified if seed else "",
+            # A start URL is the lead article of its own crawl: "the article" of questions.
+            lead=task.depth == 0 and seed is None,
         ))
         kept = _Kept(doc_id, url, sh)
         self.kept.append(kept)

@@ -15,9 +15,11 @@ from typing import Any
 import numpy as np
 
 from assistant.embeddings import Embedder
+from assistant.retrieve import units
 from assistant.retrieve.fusion import Scored, diversify, fuse
 from assistant.retrieve.references import Ref, covers, parse_refs, span
 from assistant.retrieve.text import tokens
+from assistant.retrieve.units import Unit
 from assistant.settings import Settings
 from assistant.store import Store, StoredChunk
 
@@ -57,6 +59,8 @@ class Retrieval:
     candidates: dict[str, list[str]] = field(default_factory=dict)
     # The doc ids the search was limited to; empty when it searched the whole corpus.
     scope: list[str] = field(default_factory=list)
+    # The document or provision the question named, which set the scope (None: it named none).
+    unit: Unit | None = None
 
 
 @dataclass
@@ -69,6 +73,8 @@ class _Index:
     matrix: Any = None
     # The provisions each chunk's locator spans, for questions that name one.
     spans: dict[str, tuple[Ref, Ref]] = field(default_factory=dict)
+    # When each document was indexed (the last imported lead article is "the article").
+    added: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.position = {cid: i for i, cid in enumerate(self.order)}
@@ -132,7 +138,8 @@ class HybridRetriever:
             bm25.index(
                 [tokens(c.embed_text or c.text) or ["_"] for c in chunks], show_progress=False
             )
-        doc_meta = {r.doc_id: r.meta for r in self.store.doc_records().values()}
+        records = self.store.doc_records().values()
+        doc_meta = {r.doc_id: r.meta for r in records}
         log.info(
             "BM25 over %d chunks built in %.0f ms",
             len(chunks),
@@ -144,8 +151,43 @@ class HybridRetriever:
             if bounds:
                 spans[c.chunk_id] = bounds
         return _Index(
-            corpus_hash, {c.chunk_id: c for c in chunks}, order, bm25, doc_meta, matrix, spans
+            corpus_hash, {c.chunk_id: c for c in chunks}, order, bm25, doc_meta, matrix, spans,
+            {r.doc_id: r.indexed_at for r in records},
         )
+
+    def unit(self, question: str, scope: Collection[str] = ()) -> Unit | None:
+        """The document or provision the question is about (retrieve/units.py), if it names
+        one; within a chosen `scope`, that scope."""
+        index = self._current()
+
+        def holding(ref: Ref) -> set[str]:
+            return {index.chunks[cid].doc_id for cid, b in index.spans.items() if covers(b, ref)}
+
+        def heading_of(doc_id: str, ref: Ref) -> str:
+            for cid in index.order:
+                b = index.spans.get(cid)
+                if b and index.chunks[cid].doc_id == doc_id and covers(b, ref):
+                    return str(index.chunks[cid].metadata.get("heading", ""))
+            return ""
+
+        return units.resolve(question, index.doc_meta, index.added, holding, heading_of,
+                             tuple(sorted(scope)))
+
+    def unit_passages(self, unit: Unit, query: str) -> list[Passage]:
+        """Every passage of the unit in document order (its documents in the unit's order),
+        each with its similarity to `query`."""
+        index = self._current()
+        rank = {d: i for i, d in enumerate(unit.docs)}
+        ids = [cid for cid in index.order if index.chunks[cid].doc_id in rank
+               and (not unit.refs or (cid in index.spans
+                                      and any(covers(index.spans[cid], r) for r in unit.refs)))]
+        ids.sort(key=lambda c: (rank[index.chunks[c].doc_id],
+                                int(index.chunks[c].metadata.get("start", 0))))
+        if not ids:
+            return []
+        qvec = np.asarray(self.embedder.embed_query(query), dtype=np.float32)
+        sims = index.matrix[[index.position[c] for c in ids]] @ qvec
+        return [self._passage(index, c, 0.0, float(v)) for c, v in zip(ids, sims, strict=True)]
 
     def vector_search(self, index: _Index, qvec: list[float], n: int, mask: Any = None
                       ) -> list[tuple[str, float]]:
