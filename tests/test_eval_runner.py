@@ -74,7 +74,8 @@ def test_shipped_question_file_is_valid() -> None:
     for split, least in (("tune", 96), ("holdout", 60)):
         part = [q for q in questions if q.split == split]
         assert len(part) >= least
-        assert {q.kind for q in part} == {"fact", "multihop", "followup", "unanswerable"}
+        assert {q.kind for q in part} == {"fact", "multihop", "followup", "unanswerable",
+                                          "overview"}
         # Every shipped document is asked about in both splits.
         assert len({d for q in part for d in q.sources}) == 6
 

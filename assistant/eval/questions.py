@@ -10,7 +10,9 @@ from typing import Any
 from assistant.errors import ConfigError
 from assistant.models.base import Message
 
-KINDS = ("fact", "multihop", "followup", "unanswerable")
+# `overview` asks about a whole document or provision (a summary, a complete list, both sides of a
+# dispute): its must_include groups are the key points, scored by coverage, not all-or-nothing.
+KINDS = ("fact", "multihop", "followup", "unanswerable", "overview")
 REQUIRED = ("id", "question", "expected_answer", "must_include", "sources", "answerable", "kind")
 # `added` and `origin` (what the model had said) come with questions saved from the chat
 # (assistant/eval/saved.py); the eval reads them as notes. `docs` limits a question to documents.
