@@ -3,7 +3,8 @@ flags, an abstention notice, the stamp under it; a streaming answer; the user's 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from assistant.answer.citations import MARKER
@@ -51,13 +52,59 @@ def _sentence_html(sentence: Mapping[str, Any], turn: int, known: set[int]) -> s
     return f"{body}{' ' + links if links else ''}{md_esc(end)}"
 
 
+# A list item as models and the overview answer write it: "- text [n]", "* text", "• text".
+_BULLET = re.compile(r"^\s*[-*•]\s+")
+
+
+def _bulleted(sentences: Sequence[Mapping[str, Any]], turn: int, known: set[int]) -> str:
+    """Checked sentences of a list answer: a sentence that opens with a bullet starts an item,
+    the ones after it (a second sentence on the same line) continue it."""
+    head: list[str] = []
+    items: list[list[str]] = []
+    for s in sentences:
+        text = str(s.get("text", ""))
+        m = _BULLET.match(text)
+        if m:
+            items.append([_sentence_html({**s, "text": text[m.end():]}, turn, known)])
+        else:
+            (items[-1] if items else head).append(_sentence_html(s, turn, known))
+    lead = f"<div>{' '.join(head)}</div>" if head else ""
+    return lead + '<ul class="bullets">' + "".join(
+        f"<li>{' '.join(item)}</li>" for item in items) + "</ul>"
+
+
+def _lines(text: str, inline: Callable[[str], str]) -> str:
+    """Text with list lines as a list, each line's text through `inline`; text without any
+    bullet line as one run (its newlines as <br>)."""
+    lines = [line for line in text.split("\n") if line.strip()]
+    if not any(_BULLET.match(line) for line in lines):
+        return inline(text)
+    out: list[str] = []
+    items: list[str] = []
+    for line in lines:
+        m = _BULLET.match(line)
+        if m:
+            items.append(f"<li>{inline(line[m.end():])}</li>")
+            continue
+        if items:
+            out.append(f'<ul class="bullets">{"".join(items)}</ul>')
+            items = []
+        out.append(f"<div>{inline(line)}</div>")
+    if items:
+        out.append(f'<ul class="bullets">{"".join(items)}</ul>')
+    return "".join(out)
+
+
 def _answer_body(record: Record, turn: int) -> str:
     known = {int(c["n"]) for c in record.get("citations", [])}
     sentences = record.get("sentences") or []
     if sentences:
+        if any(_BULLET.match(str(s.get("text", ""))) for s in sentences):
+            return _bulleted(sentences, turn, known)
         return " ".join(_sentence_html(s, turn, known) for s in sentences)
     # No sentence check (or an old record): link whatever markers the text carries.
-    return _linked(str(record.get("answer", "")), turn, known or None)
+    return _lines(str(record.get("answer", "")),
+                  lambda line: _linked(line, turn, known or None))
 
 
 def _linked(text: str, turn: int, known: set[int] | None) -> str:
@@ -77,6 +124,11 @@ def stamp_html(record: Record, detail: bool = False) -> str:
     (a comparison's columns) adds the generation time and the prompt's size."""
     # A comparison's column names its model above the answer.
     bits = [] if detail else [f'<span class="model">{md_esc(record.get("model", ""))}</span>']
+    about = scope.unit_label(record)
+    if about:
+        title = ("What the answer took the question to be about. If that is wrong, choose the "
+                 "document under Settings, “Search only these documents”, and ask again.")
+        bits.append(f'<span class="about" title="{esc(title)}">About: {md_esc(about)}</span>')
     standalone = str(record.get("standalone_query") or "").strip()
     if standalone and standalone != str(record.get("question", "")).strip():
         bits.append(f'<span class="searched">searched: “{md_esc(standalone)}”</span>')
@@ -131,7 +183,7 @@ def _answer_inner(record: Record, turn: int, detail: bool = False) -> str:
             f"</span><br>{message}{'<br>' + decided if decided else ''}</div>"
         )
     elif record.get("stopped") and not record.get("sentences"):
-        body = f'<div class="answer">{md_esc(record.get("answer", ""))} …</div>'
+        body = f'<div class="answer">{_lines(str(record.get("answer", "")), md_esc)} …</div>'
     else:
         body = f'<div class="answer">{_answer_body(record, turn)}</div>'
     return body + stamp_html(record, detail)
@@ -179,11 +231,18 @@ def render_compare(
             f'<div class="stamp compare-note">{md_esc(note)}</div></div>')
 
 
+# Stands for the cursor until the text is escaped: no escaping touches it.
+_CURSOR = "\u2063"
+
+
 def render_partial(text: str, status: str = "") -> str:
     """An answer while it streams (markers are only checked once it is complete)."""
     if not text.strip():
         return f'<div class="answer pending">{md_esc(status or "Searching the documents…")}</div>'
-    return f'<div class="answer streaming">{md_esc(text)}<span class="cursor">▍</span></div>'
+    # The cursor goes where the text ends, inside the last list item when it is a list.
+    html = _lines(text.replace(_CURSOR, "") + _CURSOR, md_esc)
+    html = html.replace(_CURSOR, '<span class="cursor">▍</span>')
+    return f'<div class="answer streaming">{html}</div>'
 
 
 def render_user(text: str) -> str:

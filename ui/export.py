@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ui.records import merged_for_sources
+from ui.scope import unit_label
 
 Record = Mapping[str, Any]
 
@@ -19,10 +20,15 @@ def conversation_markdown(title: str, turns: Sequence[tuple[str, str, Record | N
             continue
         if record and record.get("answers"):
             lines += _comparison(record)
+        elif "\n" in text.strip():
+            # A list answer (a summary's bullets) keeps its lines, under the label.
+            lines += ["**Assistant:**", "", text.strip(), ""]
         else:
             lines += [f"**Assistant:** {text}", ""]
         if record:
             stamp = f"_model: {record.get('model', '')}" if not record.get("answers") else "_"
+            if unit_label(record) and not record.get("answers"):
+                stamp += f"; about: {unit_label(record)}"
             standalone = str(record.get("standalone_query") or "")
             if standalone and standalone != record.get("question"):
                 stamp += f"; searched: {standalone}"

@@ -40,3 +40,19 @@ def stamp_text(record: Mapping[str, Any], limit: int = 3) -> str:
     shown = ", ".join(scope[:limit]) + (f" and {len(scope) - limit} more"
                                         if len(scope) > limit else "")
     return f"searched only: {shown}"
+
+
+def summary_question(title: str) -> str:
+    """The question a Summarize action asks, scoped to that one document: the engine answers
+    "Summarize <title>" over a one-document scope with the document's passages in order."""
+    title = " ".join(str(title).split()).rstrip(".")
+    return f"Summarize {title}."
+
+
+def unit_label(record: Mapping[str, Any]) -> str:
+    """What the answer took the question to be about (its "unit": a provision, an article);
+    "" for records written before answers had one."""
+    unit = record.get("unit")
+    if not isinstance(unit, Mapping):
+        return ""
+    return " ".join(str(unit.get("label") or "").split())
