@@ -98,6 +98,17 @@ a.cite:hover { background: var(--background-fill-secondary); text-decoration: un
 .compare-model { font-weight: 700; font-size: 0.85em; margin-bottom: 0.3em; }
 .marked { color: #15803d; font-weight: 700; }
 .cited-by { font-size: 0.8em; color: var(--body-text-color-subdued); }
+.answer ul.bullets { margin: 0.2em 0; padding-left: 1.3em; }
+.answer ul.bullets li { margin: 0.15em 0; }
+.stamp .about { font-weight: 700; }
+#sources button.summarize-doc { font: inherit; font-size: 1em; font-weight: normal;
+  line-height: 1.4; cursor: pointer; margin: 0; padding: 0 0.5em; min-height: 0; width: auto;
+  border: 1px solid var(--border-color-primary); border-radius: 4px;
+  background: var(--background-fill-secondary); color: var(--body-text-color);
+  box-shadow: none; }
+#sources button.summarize-doc:hover { border-color: var(--color-accent); }
+#sources button.summarize-doc:focus-visible { outline: 2px solid var(--color-accent);
+  outline-offset: 1px; }
 """
 
 HEADER = (
@@ -106,6 +117,21 @@ HEADER = (
     "<p>Answers from the indexed documents only, each citing the passages it comes from. "
     "Everything runs on this machine.</p></div>"
 )
+
+
+# The sources panel's "Summarize this document" buttons (sources_html.summarize_button) send
+# their doc id to the server as the panel's click event; other clicks in the panel send nothing.
+SOURCES_JS = """
+if (!element.dataset.summarize) {
+  element.dataset.summarize = '1';
+  element.addEventListener('click', (event) => {
+    const button = event.target.closest && event.target.closest('button.summarize-doc');
+    if (!button || !element.contains(button)) return;
+    event.preventDefault();
+    trigger('click', {doc: button.dataset.doc || ''});
+  });
+}
+"""
 
 
 def friendly(fn: F) -> F:
@@ -159,7 +185,7 @@ def build_app(
             {"client": "", "conv": ""}, storage_key="article-assistant",
             secret=_browser_secret(settings),
         )
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
             with gr.Tab("Chat", id="chat"):
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=1, min_width=200, elem_id="chat-side"):
@@ -262,6 +288,7 @@ def build_app(
                         gr.Markdown("#### Sources")
                         sources = gr.HTML(
                             sources_html.render_sources([]), elem_id="sources", max_height=760,
+                            js_on_load=SOURCES_JS,
                         )
 
             with gr.Tab("Corpus", id="corpus"):
@@ -279,7 +306,10 @@ def build_app(
                         add_btn = gr.Button("Add to index", variant="primary")
                     with gr.Column():
                         remove_dd = gr.Dropdown(label="Document", choices=[],
-                                                elem_id="corpus-remove")
+                                                elem_id="corpus-remove",
+                                                info="Or click its row in the list.")
+                        summarize_btn = gr.Button("Summarize in the chat",
+                                                  elem_id="corpus-summarize-btn")
                         remove_btn = gr.Button("Remove document", variant="stop",
                                                elem_id="corpus-remove-btn")
                     with gr.Column():
@@ -365,6 +395,20 @@ def build_app(
         delete_btn.click(chat.delete_conversation, [state, show_retrieved], view,
                          api_name="delete_conversation"
                          ).then(review.refresh, state, review_out, **quiet)
+        # -- Summarize: a document's summary asked in the chat, scoped to it -------------------
+        # The first step fills the question box and the scope picker and opens the Chat tab;
+        # the question is then asked like any other (streamed, stoppable, saved).
+        summarize_out = [question, scope_dd, tabs]
+        for trigger, step, inputs, name in (
+            (summarize_btn.click, chat.summarize, [remove_dd], "summarize_document"),
+            # The sources panel's buttons, through its js_on_load (SOURCES_JS).
+            (sources.click, chat.summarize_clicked, None, "summarize_from_sources"),
+        ):
+            trigger(step, inputs, summarize_out, api_name=name, queue=False,
+                    api_visibility="public" if inputs else "undocumented"
+                    ).success(chat.ask, ask_inputs, ask_outputs, api_name=f"ask_{name}",
+                              api_visibility="undocumented", **ask_opts
+                              ).then(review.refresh, state, review_out, **quiet)
         # -- review: ratings, marks, corrections saved as eval questions -------------------------
         chatbot.like(review.like, [state, show_retrieved],
                      [chatbot, export_btn, review_box, *review_out[:-1], review_status],
@@ -399,6 +443,7 @@ def build_app(
         corpus_out = [corpus_report, docs_table, remove_dd]
         gr.on([demo.load, refresh_docs.click], friendly(corpus.table), None,
               [docs_table, remove_dd], api_name="list_documents")
+        docs_table.select(corpus.pick_row, None, remove_dd, queue=False, **quiet)
         corpus_opts: dict[str, Any] = {"concurrency_limit": 1, "concurrency_id": "corpus"}
         add_btn.click(friendly(corpus.upload), upload, corpus_out, api_name="upload_documents",
                       **corpus_opts)

@@ -41,6 +41,10 @@ STARTERS = [
 ]
 
 
+def reading(count: int) -> str:
+    return f"Reading {count} passage{'' if count == 1 else 's'}…"
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "conversation"
 
@@ -245,9 +249,12 @@ class ChatHandlers:
                     found = self._searched(text, item)
                     sources = sources_html.render_sources(
                         self._turns(messages), show_retrieved, found)
+                    # A summary reads a whole document: the count says why the wait.
                     pending[-1] = {"role": "assistant", "content": answer_html.render_partial(
-                        "", "Reading the passages…")}
+                        "", reading(len(item.passages)))}
                     yield (pending, sources, skip, state, skip, skip, skip, skip)
+                    if stop.is_set():
+                        break
                     continue
                 partial += item
                 pending[-1] = {"role": "assistant", "content": answer_html.render_partial(partial)}
@@ -369,6 +376,30 @@ class ChatHandlers:
             "citations": [], "retrieved": found.get("retrieved", []), "timings": {},
             "stopped": True, "scope": found.get("scope", []),
         }
+
+    def summarize(self, doc_id: str | None) -> tuple[Any, Any, Any]:
+        """A Summarize action (the Corpus tab, the sources panel): the question box gets
+        "Summarize <title>.", the scope picker that one document, and the Chat tab opens; the
+        event's next step asks it as any question. Returns: question box, scope picker, tabs."""
+        records = self.service.store.doc_records()
+        record = records.get((doc_id or "").strip())
+        if record is None:
+            # gr.Error, not a warning: the chained ask must not run on what the box holds.
+            raise gr.Error("Pick a document to summarize" if not doc_id else
+                           f"{doc_id} is not in the index any more - refresh the document list")
+        choices = scope.choices((r.doc_id, r.meta) for r in records.values())
+        return (
+            scope.summary_question(record.meta.get("title") or record.doc_id),
+            gr.Dropdown(choices=choices, value=[scope.DOC + record.doc_id], multiselect=True),
+            gr.Tabs(selected="chat"),
+        )
+
+    def summarize_clicked(self, evt: gr.EventData) -> tuple[Any, Any, Any]:
+        """A "Summarize this document" button in the sources panel: its doc id comes from the
+        page (so it is checked against the index like any typed value)."""
+        data = getattr(evt, "_data", None)
+        doc_id = data.get("doc") if isinstance(data, dict) else None
+        return self.summarize(str(doc_id) if doc_id else None)
 
     def scope_choices(self, chosen: list[str] | None = None) -> Any:
         """The scope picker's choices from the index, keeping what is still there chosen."""

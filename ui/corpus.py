@@ -43,6 +43,13 @@ class CorpusHandlers:
         choices = [(f"{r[1] or r[0]} ({r[0]})", r[0]) for r in rows]
         return gr.Dataframe(value=rows, headers=COLUMNS), gr.Dropdown(choices=choices, value=None)
 
+    @staticmethod
+    def pick_row(evt: gr.SelectData) -> Any:
+        """A click on a row of the document list picks that document for the actions beside
+        it (Summarize, Remove)."""
+        row = getattr(evt, "row_value", None) or []
+        return gr.Dropdown(value=str(row[0])) if row and row[0] else gr.skip()
+
     def _ingest(
         self, sources: list[Source], skipped: list[tuple[str, str]], rebuild: bool,
         progress: gr.Progress,

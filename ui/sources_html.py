@@ -66,7 +66,22 @@ def _meta_line(p: Mapping[str, Any]) -> str:
         )
     elif p.get("url"):
         bits.append(f'<span class="url">{esc(p["url"])}</span>')
-    return f'<div class="src-meta">{" · ".join(bits)}</div>' if bits else ""
+    meta = " · ".join(bits)
+    action = summarize_button(p)
+    return f'<div class="src-meta">{meta}{" " if meta else ""}{action}</div>' if bits or action \
+        else ""
+
+
+def summarize_button(p: Mapping[str, Any]) -> str:
+    """The passage's document summarized in the chat. The page script (ui/app.py, the sources
+    panel's js_on_load) sends its doc id to the server, which asks for the summary."""
+    doc_id = str(p.get("doc_id") or "")
+    if not doc_id:
+        return ""
+    title = str(p.get("title") or doc_id)
+    return (f'<button type="button" class="summarize-doc" data-doc="{esc(doc_id)}" '
+            f'aria-label="Summarize {esc(title)} in the chat" title="Ask the chat for a summary '
+            f'of this document, searching only it">Summarize this document</button>')
 
 
 def _passage_html(
