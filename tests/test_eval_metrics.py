@@ -8,18 +8,27 @@ import pytest
 
 from assistant.answer.checks import MODEL_DECLINED, NO_EVIDENCE
 from assistant.eval.metrics import (
+    OVERVIEW_METRICS,
+    OVERVIEW_SUMMARY,
     SUMMARY_METRICS,
+    bullet_supported,
+    bullets,
     contradicts,
+    coverage,
     first_sentence,
     is_correct,
+    lookups,
     matches,
     percentile,
     polarity,
     question_verdict,
     reciprocal_rank,
     score,
+    score_overview,
     summarize,
     summarize_by_kind,
+    summarize_overview,
+    summarize_overview_by_split,
 )
 
 ARTICLE = "etcentric-meta-spotify-statement"
@@ -365,3 +374,124 @@ def test_check_table_counts_firings_and_reads_what_turning_a_check_off_would_cha
     # Four refusals of answerable questions in tune; the one right refusal in the holdout.
     assert (by_split["tune"]["truth_score"], by_split["holdout"]["truth_score"]) == (0.0, 1.0)
     assert by_split["holdout"]["abstention_accuracy"] == 1.0
+
+
+# ---- overview answers ------------------------------------------------------------------------
+
+STATEMENT = ("Meta Platforms CEO Mark Zuckerberg and Spotify CEO Daniel Ek have joined forces to "
+             "express displeasure with the European Union regulations on artificial intelligence.")
+FINES = ("Non-compliance with the prohibition of the AI practices referred to in Article 5 shall "
+         "be subject to administrative fines of up to EUR 35 000 000.")
+CITED = [{"n": 1, "doc_id": ARTICLE, "text": STATEMENT}, {"n": 3, "doc_id": ACT, "text": FINES}]
+
+
+def test_coverage_is_the_share_of_key_points_matched_group_by_group() -> None:
+    groups = [["Zuckerberg"], ["Daniel Ek", "Spotify"], ["Facebook", "Instagram"], ["privacy"]]
+    assert coverage("ZUCKERBERG and spotify's boss", groups) == 0.5
+    assert coverage("Meta, Instagram, privacy, Zuckerberg, Daniel Ek", groups) == 1.0
+    assert coverage("nothing", groups) == 0.0
+    assert coverage("anything", []) is None
+
+
+def test_bullets_are_dash_lines_and_an_intro_is_not_one() -> None:
+    answer = "In short:\n- first [1]\n  - nested [2]\nnot - one\n-no space\n* star"
+    assert bullets(answer) == ["first [1]", "nested [2]"]
+    assert bullets("Daniel Ek [1].") == []
+
+
+def test_a_bullet_is_supported_by_the_passage_it_cites_not_by_another() -> None:
+    # Content-word support: 4/6 of the words in passage 1, none in passage 3.
+    assert bullet_supported("Zuckerberg and Daniel Ek criticise the EU regulations [1]", CITED)
+    assert not bullet_supported("Zuckerberg and Daniel Ek criticise the EU regulations [3]",
+                                CITED)
+    # Cited, but 1/5: an invented point.
+    assert not bullet_supported("Meta will open a pizza restaurant in Paris [1]", CITED)
+    # No citation, or a number no citation has ([2] is not among the cited passages).
+    assert not bullet_supported("Zuckerberg and Daniel Ek criticise the EU regulations", CITED)
+    assert not bullet_supported("Zuckerberg and Daniel Ek criticise the EU regulations [2]",
+                                CITED)
+    # Two citations: the two passages together (1/4 and 7/12 alone, 5/6 together).
+    both = "Fines reach EUR 35 000 000 for prohibited practices and Zuckerberg joined forces"
+    assert bullet_supported(both + " [1][3]", CITED)
+    assert bullet_supported(both + " [1, 3]", CITED)
+    assert not bullet_supported(both + " [1]", CITED)
+
+
+def overview_record(answer: str, sources: list[str], *, citations: list[dict[str, Any]],
+                    abstained: bool = False, split: str = "tune", total: float = 0.0,
+                    mode: str | None = None, kind: str = "overview") -> dict[str, Any]:
+    r: dict[str, Any] = {
+        "id": f"ov-{answer[:6]}", "kind": kind, "split": split, "answer": answer,
+        "abstained": abstained, "citations": citations, "model_ran": total > 0,
+        "timings": {"total_ms": total},
+    }
+    if mode:
+        r["mode"] = mode
+    r.update(score_overview(r, [["Zuckerberg"], ["Daniel Ek"], ["Facebook"], ["35 000 000"]],
+                            sources))
+    return r
+
+
+SUMMARY = ("The article in short:\n"
+           "- Zuckerberg and Daniel Ek criticise the EU regulations [1]\n"
+           "- Fines for prohibited practices reach EUR 35 000 000 [3]\n"
+           "- Meta will open a pizza restaurant in Paris [1]\n"
+           "- Facebook data is off limits")
+
+
+def test_score_overview_of_one_answer() -> None:
+    r = overview_record(SUMMARY, [ARTICLE], citations=CITED)
+    assert {k: r[k] for k in OVERVIEW_METRICS} == {
+        "coverage": 1.0, "bullets": 4, "bullets_supported": 2, "cites_other_doc": True,
+        "about_article": True}
+    # The same answer to a question about the article and the act cites no other document.
+    assert overview_record(SUMMARY, [ARTICLE, ACT], citations=CITED)["cites_other_doc"] is False
+    assert overview_record(SUMMARY, [ACT, ARTICLE], citations=CITED)["about_article"] is False
+    declined = overview_record("The documents do not say. Zuckerberg", [ARTICLE], citations=[],
+                               abstained=True)
+    assert {k: declined[k] for k in OVERVIEW_METRICS} == {
+        "coverage": 0.0, "bullets": 0, "bullets_supported": 0, "cites_other_doc": False,
+        "about_article": True}
+
+
+def test_summarize_overview_per_split() -> None:
+    records = [
+        overview_record(SUMMARY, [ARTICLE], citations=CITED, total=10_000, mode="summary"),
+        # Cites only the article, one supported bullet of one; half the key points.
+        overview_record("- Zuckerberg and Daniel Ek criticise the EU regulations [1]", [ARTICLE],
+                        citations=CITED[:1], total=30_000, mode="summary"),
+        # About the act, citing the article: another document, but not about the article.
+        overview_record("- Zuckerberg and Daniel Ek criticise the EU regulations [1]", [ACT],
+                        citations=CITED[:1], total=20_000, mode="list"),
+        # Declined before generation: no time, no mode (an older record).
+        overview_record("No relevant passages.", [OSI], citations=[], abstained=True),
+        overview_record(SUMMARY, [ARTICLE], citations=CITED, split="holdout", total=5_000),
+        # A lookup question: no part of any overview measure.
+        {"kind": "fact", "split": "tune", "answer": "x"},
+    ]
+    tune = summarize_overview(records[:4])
+    assert set(tune) == set(OVERVIEW_SUMMARY)
+    assert tune == {
+        "questions": 4, "abstained": 1, "coverage": round((1 + 0.5 + 0.5 + 0) / 4, 4),
+        "bullets": 6, "bullets_supported": 4, "bullet_support": round(4 / 6, 4),
+        "other_doc_answers": 2, "article_questions": 2, "article_other_doc_answers": 1,
+        "seconds_mean": 20.0, "seconds_max": 30.0, "modes": {"-": 1, "list": 1, "summary": 2},
+    }
+    by_split = summarize_overview_by_split(records)
+    assert list(by_split) == ["tune", "holdout"]
+    assert by_split["tune"] == tune
+    assert by_split["holdout"]["seconds_max"] == 5.0
+    assert by_split["holdout"]["bullet_support"] == 0.5
+    assert summarize_overview_by_split(records[5:]) == {}
+    empty = summarize_overview([])
+    assert (empty["coverage"], empty["bullet_support"], empty["seconds_mean"]) == (None,) * 3
+
+
+def test_overview_questions_leave_the_lookup_scores_alone(records: list[dict[str, Any]]) -> None:
+    before = summarize(records)
+    ov = overview_record(SUMMARY, [ARTICLE], citations=CITED, total=90_000)
+    ov.update(score({**ov, "answerable": True, "retrieved": []}, [["pizza"]], [ARTICLE]),
+              answerable=True)
+    assert lookups([*records, ov]) == records
+    assert summarize(lookups([*records, ov])) == before
+    assert summarize([*records, ov]) != before  # what lookups() is for

@@ -7,10 +7,14 @@ import re
 import tomllib
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from assistant.eval import runner
+from assistant.eval.metrics import score, score_overview, summarize, summarize_overview
 from assistant.eval.questions import Question, load_questions
+from assistant.eval.report import overview_rows, render_html, render_markdown, summary_table
 from assistant.ingest.blocks import Block
 from assistant.ingest.loaders import load_blocks
 
@@ -39,6 +43,7 @@ PROVISIONS = {
     "ov-sum-prov-license-s5": ("Section 5",),
 }
 ACT = "eu-ai-act-2024-1689"
+ARTICLE = "etcentric-meta-spotify-statement"
 
 
 @cache
@@ -115,3 +120,65 @@ def test_every_key_point_is_in_the_document_asked_about(q: Question) -> None:
         if q.id in PROVISIONS:
             assert any(flat(s) in part for s in group), (
                 f"{q.id}: no string of {group} in {', '.join(PROVISIONS[q.id])}")
+
+
+# ---- the overview section of a run's summary and reports ---------------------------------------
+
+
+def _records() -> list[dict[str, Any]]:
+    fact: dict[str, Any] = {
+        "id": "fact-ek", "kind": "fact", "split": "holdout", "answerable": True,
+        "answer": "Daniel Ek [1].", "abstained": False, "abstain_reason": "", "quoted": False,
+        "citations": [{"n": 1, "doc_id": ARTICLE, "text": "Spotify CEO Daniel Ek"}],
+        "retrieved": [{"doc_id": ARTICLE}], "timings": {"total_ms": 2000.0}, "drafts": [],
+    }
+    fact.update(score(fact, [["Daniel Ek"]], [ARTICLE]))
+    ov: dict[str, Any] = {
+        **fact, "id": "ov-sum-article-main", "kind": "overview", "mode": "summary",
+        "answer": "The article:\n- Zuckerberg and Daniel Ek joined forces [1]\n- A pizza [1]",
+        "citations": [{"n": 1, "doc_id": ACT, "text": "Zuckerberg and Daniel Ek joined forces"}],
+        "timings": {"total_ms": 12_500.0},
+    }
+    groups = [["Zuckerberg"], ["Facebook"], ["privacy"], ["Daniel Ek"]]
+    ov.update(score(ov, groups, [ARTICLE]))
+    ov.update(score_overview(ov, groups, [ARTICLE]))
+    return [fact, ov]
+
+
+def test_a_model_summary_keeps_overview_questions_out_of_the_lookup_scores() -> None:
+    fact, ov = _records()
+    data = runner._model_summary({"model": "m"}, [fact, ov], {})
+    assert data["overall"] == summarize([fact]) and data["overall"]["questions"] == 1
+    assert data["by_split"] == {"holdout": summarize([fact])}
+    assert set(data["by_kind"]) == {"fact", "overview"}
+    assert data["overview"] == {"holdout": summarize_overview([ov])}
+    assert data["overview"]["holdout"]["coverage"] == 0.5
+    assert data["overview"]["holdout"]["article_other_doc_answers"] == 1
+
+
+def test_reports_have_an_overview_table() -> None:
+    records = _records()
+    data = runner._model_summary(dict.fromkeys(
+        ["model", "embedder", "chunking", "prompt_version", "corpus_hash"], "x"), records, {})
+    summary = {"question_file": "q.jsonl", "questions": 2, "kinds": ["fact", "overview"],
+               "created": "now", "models": {"m": data}}
+    header, rows = overview_rows(summary)
+    assert header == ["model · split", "coverage", "bullets supported", "citing another doc",
+                      "about the article, citing another doc", "s/answer mean", "s/answer max",
+                      "abstained", "modes"]
+    assert rows == [["m · holdout (1 q)", "50.0%", "50.0% (1/2)", "1 of 1", "1 of 1", "12.5",
+                     "12.5", "0 of 1", "summary 1"]]
+    questions = [Question("fact-ek", "Who?", "Ek", [["Daniel Ek"]], [ARTICLE], True, "fact"),
+                 Question("ov-sum-article-main", "Main points?", "...", [["Zuckerberg"]],
+                          [ARTICLE], True, "overview")]
+    md = render_markdown(summary, questions, {"m": records})
+    assert "## Overview questions" in md
+    assert "| m · holdout (1 q) | 50.0% | 50.0% (1/2) | 1 of 1 | 1 of 1 | 12.5 |" in md
+    assert "(key points 50.0%, bullets supported 1/2)" in md
+    page = render_html(summary, questions, {"m": records}, {})
+    assert "<h2>Overview questions</h2>" in page and "<td class=n>50.0% (1/2)</td>" in page
+    assert "overview questions:" in summary_table(summary)
+    # A run without overview questions shows no such section.
+    plain = {**summary, "models": {"m": {**data, "overview": {}}}}
+    assert overview_rows(plain)[1] == []
+    assert "Overview questions" not in render_markdown(plain, questions[:1], {"m": records[:1]})

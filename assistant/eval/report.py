@@ -103,6 +103,55 @@ def split_rows(summary: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
     return ["model · split", *header[1:]], out
 
 
+def _of(part: int | None, whole: int | None) -> str:
+    return "-" if not whole else f"{part or 0} of {whole}"
+
+
+def _bullet_support(o: Mapping[str, Any]) -> str:
+    """"75.0% (6/8)": the share with its count of bullets."""
+    if not o.get("bullets"):
+        return "-"
+    return f"{pct(o.get('bullet_support'))} ({o.get('bullets_supported', 0)}/{o['bullets']})"
+
+
+def _seconds(v: float | None) -> str:
+    return "-" if v is None else f"{v:.1f}"
+
+
+def _modes(o: Mapping[str, Any]) -> str:
+    return ", ".join(f"{mode} {n}" for mode, n in (o.get("modes") or {}).items()) or "-"
+
+
+# The overview measures, each formatted from one split's summary (metrics.summarize_overview).
+OVERVIEW_COLUMNS: tuple[tuple[str, Callable[[Mapping[str, Any]], str]], ...] = (
+    ("coverage", lambda o: pct(o.get("coverage"))),
+    ("bullets supported", _bullet_support),
+    ("citing another doc", lambda o: _of(o.get("other_doc_answers"), o.get("questions"))),
+    ("about the article, citing another doc",
+     lambda o: _of(o.get("article_other_doc_answers"), o.get("article_questions"))),
+    ("s/answer mean", lambda o: _seconds(o.get("seconds_mean"))),
+    ("s/answer max", lambda o: _seconds(o.get("seconds_max"))),
+    ("abstained", lambda o: _of(o.get("abstained"), o.get("questions"))),
+    ("modes", _modes),
+)
+
+
+def overview_rows(summary: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """One row per model and split of the overview questions, the holdout first; no rows in a
+    run without them."""
+    header = ["model · split", *(c[0] for c in OVERVIEW_COLUMNS)]
+    found = {s for d in summary["models"].values() for s in d.get("overview", {})}
+    order = [s for s in ("holdout", "tune") if s in found] + sorted(found - {"holdout", "tune"})
+    rows = []
+    for split in order:
+        for model, data in summary["models"].items():
+            o = data.get("overview", {}).get(split)
+            if o:
+                rows.append([f"{model} · {split} ({o['questions']} q)",
+                             *(fmt(o) for _, fmt in OVERVIEW_COLUMNS)])
+    return header, rows
+
+
 CHECK_COLUMNS = (
     ("fired: answerable", "fired_answerable"), ("fired: unanswerable", "fired_unanswerable"),
     ("decided: answerable", "decided_answerable"),
@@ -137,6 +186,9 @@ def summary_table(summary: Mapping[str, Any]) -> str:
     table = [caption, line(header), line(["-" * w for w in widths]), *map(line, rows)]
     if len(_splits(summary)) > 1:
         table += ["", "by split:", *_plain(*split_rows(summary))]
+    overview = overview_rows(summary)
+    if overview[1]:
+        table += ["", "overview questions:", *_plain(*overview)]
     if summary.get("without"):
         table += ["", f"checks turned off: {', '.join(summary['without'])}"]
     return "\n".join(table + [""] + comparison_sentences(summary) if _compared(summary) else table)
@@ -320,12 +372,38 @@ _RATES_NOTE = (
     "refused, −1 wrong: declining an unanswerable question is right, answering it wrong."
 )
 
+_OVERVIEW_NOTE = (
+    "Questions about a whole document or provision (kind overview: summaries, complete lists, "
+    "two-sided answers), left out of the tables above (but not of By kind). Coverage: the mean "
+    "share of a question's key points (must_include groups) the answer contains; an abstention "
+    "covers none. Bullets supported: of all \"- \" lines, those whose cited passages hold at "
+    "least half of their content words; a bullet without a citation is unsupported. Citing "
+    "another doc: answers citing a document outside the question's sources; about the article: "
+    "the same over the questions about the news article alone. Seconds: the answer's total "
+    "time, over answers the model wrote. Modes: the answer mode the assistant chose."
+)
+
 _CHECKS_NOTE = (
     "Each named answer check (assistant/answer/checks/): how often it fired on answerable and "
     "unanswerable questions, how often it decided the abstention, and what turning it off "
     "would have gained and lost, read off the drafts it stopped. A check before generation "
     "leaves no draft: its worth is measured with `assistant eval --without NAME`."
 )
+
+
+def _md_overview(summary: Mapping[str, Any]) -> list[str]:
+    header, rows = overview_rows(summary)
+    if not rows:
+        return []
+    return ["## Overview questions", "", _OVERVIEW_NOTE, "", *_md_table(header, rows), ""]
+
+
+def _overview_note(record: Mapping[str, Any]) -> str:
+    """"key points 71%, bullets supported 3/4" of an overview answer; "" for any other."""
+    if record.get("kind") != "overview" or record.get("coverage") is None:
+        return ""
+    return (f" (key points {pct(record['coverage'])}, bullets supported "
+            f"{record.get('bullets_supported', 0)}/{record.get('bullets', 0)})")
 
 
 def render_markdown(
@@ -351,6 +429,7 @@ def render_markdown(
         "",
         *_md_table(*split_rows(summary)),
         "",
+        *_md_overview(summary),
         "## Answer checks",
         "",
         _CHECKS_NOTE + (f" Turned off in this run: {', '.join(summary['without'])}."
@@ -389,6 +468,7 @@ def render_markdown(
         for m, recs in by_model.items():
             r = recs[q.id]
             extra = f" (abstained: `{r.get('abstain_reason', '')}`)" if r.get("abstained") else ""
+            extra += _overview_note(r)
             if r.get("quoted"):
                 extra += " (quoted: the model declined)"
             if r.get("citations"):
@@ -410,6 +490,7 @@ th{background:#f3f3f3} td.n{text-align:right;font-variant-numeric:tabular-nums}
 .refused{color:#8a5a00;font-weight:bold}
 .small{font-size:12px;color:#555} .cites{font-size:12px;color:#444;margin-top:.3em}
 img{max-width:100%;margin-right:1em} code{background:#f3f3f3;padding:0 .2em}
+.answer{white-space:pre-line}
 """
 
 
@@ -431,9 +512,13 @@ def _html_table(header: list[str], rows: list[list[str]]) -> str:
 def _answer_cell(r: Mapping[str, Any]) -> str:
     style = {"right": "ok", "refused": "refused", "wrong": "bad"}[r["verdict"]]
     mark = f"<span class={style}>{_e(_mark(r))}</span>"
-    parts = [f"{mark} {_e(r['answer'])}"]
+    # pre-line: an overview answer's bullets stay one a line.
+    parts = [f"{mark} <span class=answer>{_e(r['answer'])}</span>"]
     if r.get("abstained"):
         parts.append(f"<div class=small>abstained: {_e(r.get('abstain_reason', ''))}</div>")
+    note = _overview_note(r)
+    if note:
+        parts.append(f"<div class=small>{_e(note.strip(' ()'))}</div>")
     if r.get("quoted"):
         parts.append("<div class=small>quoted: the model declined; the passage sentence that best "
                      "matches the question</div>")
@@ -445,6 +530,14 @@ def _answer_cell(r: Mapping[str, Any]) -> str:
     if cites:
         parts.append("<div class=cites>" + "<br>".join(_e(c) for c in cites) + "</div>")
     return "".join(parts)
+
+
+def _html_overview(summary: Mapping[str, Any]) -> list[str]:
+    header, rows = overview_rows(summary)
+    if not rows:
+        return []
+    return ["<h2>Overview questions</h2>", f"<p>{_e(_OVERVIEW_NOTE)}</p>",
+            _html_table(header, rows)]
 
 
 def render_html(
@@ -465,6 +558,7 @@ def render_html(
         "<p>Tuning decisions are made on the <code>tune</code> split; <code>holdout</code> is "
         "what a user can expect.</p>",
         _html_table(*split_rows(summary)),
+        *_html_overview(summary),
         "<h2>Answer checks</h2>",
         f"<p>{_e(_CHECKS_NOTE)}</p>",
         _html_table(*check_rows(summary)),

@@ -26,11 +26,15 @@ from assistant.code_version import source_version
 from assistant.errors import ConfigError
 from assistant.eval import answering, compare, report, saved
 from assistant.eval.metrics import (
+    OVERVIEW,
     check_table,
+    lookups,
     score,
+    score_overview,
     summarize,
     summarize_by_kind,
     summarize_by_split,
+    summarize_overview_by_split,
 )
 from assistant.eval.questions import KINDS, SPLITS, Question, load_questions, select
 from assistant.models.base import parse_spec
@@ -130,6 +134,8 @@ def _rescore(record: dict[str, Any], q: Question) -> dict[str, Any]:
     record = {**record, "question": q.question, "kind": q.kind, "answerable": q.answerable,
               "split": q.split}
     record.update(score(record, q.must_include, q.sources, q.expected_answer))
+    if q.kind == OVERVIEW:
+        record.update(score_overview(record, q.must_include, q.sources))
     return record
 
 
@@ -144,6 +150,25 @@ def _baseline_files(baseline: Path, labels: list[str]) -> dict[str, Path]:
             + (f" (that folder has {', '.join(there)})" if there else ""),
         )
     return found
+
+
+def _model_summary(
+    stamp: dict[str, str], records: list[dict[str, Any]], by_id: dict[str, Question]
+) -> dict[str, Any]:
+    """One model's scores: `overall`, `by_split` and `checks` over the lookup questions,
+    `by_kind` over every kind, `overview` per split over the overview questions."""
+    looked_up = lookups(records)
+    return {
+        "stamp": stamp,
+        "overall": summarize(looked_up),
+        "by_kind": summarize_by_kind(records),
+        "by_split": summarize_by_split(looked_up),
+        "checks": {
+            split: check_table([r for r in looked_up if r.get("split") == split], by_id)
+            for split in dict.fromkeys(r.get("split", "tune") for r in looked_up)
+        },
+        "overview": summarize_overview_by_split(records),
+    }
 
 
 def run_eval(
@@ -273,30 +298,20 @@ def run_eval(
         "splits": splits or list(SPLITS),
         "without": list(without or []),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "models": {
-            m: {
-                "stamp": stamps[m],
-                "overall": summarize(records[m]),
-                "by_kind": summarize_by_kind(records[m]),
-                "by_split": summarize_by_split(records[m]),
-                "checks": {
-                    split: check_table([r for r in records[m] if r.get("split") == split],
-                                       by_id)
-                    for split in dict.fromkeys(r.get("split", "tune") for r in records[m])
-                },
-            }
-            for m in labels
-        },
+        "models": {m: _model_summary(stamps[m], records[m], by_id) for m in labels},
     }
+    # Overview questions have their own measures (`overview`); the accuracy, its comparisons
+    # and the check table stay over the lookups, comparable with earlier reports.
+    looked_up = {m: lookups(rs) for m, rs in records.items()}
     if len(labels) > 1:
-        summary["between_models"] = compare.between_models(records)
+        summary["between_models"] = compare.between_models(looked_up)
     if baseline is not None:
         by_model = {}
         for m, path in _baseline_files(baseline, labels).items():
-            ids = {r["id"] for r in records[m]}
+            ids = {r["id"] for r in looked_up[m]}
             rows = [_rescore(r, by_id[r["id"]]) for r in _read_jsonl(path)
                     if r.get("id") in ids]
-            by_model[m] = compare.paired(rows, records[m])
+            by_model[m] = compare.paired(rows, looked_up[m])
         summary["baseline"] = {"run": str(baseline), "models": by_model}
     write_atomic(out / SUMMARY_FILE, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     if on_progress:
