@@ -9,11 +9,13 @@ import logging
 import re
 import time
 import unicodedata
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from assistant.answer import overview
 from assistant.answer.generate import AnswerOptions, AnswerResult, generate
+from assistant.answer.summary_cache import BulletCache
 from assistant.code_version import source_version
 from assistant.embeddings import get_embedder
 from assistant.errors import AssistantError, BadQuestion, ConfigError
@@ -111,6 +113,8 @@ class ChatService:
         self.store = open_store(settings, self.embedder)
         self.retriever = HybridRetriever(self.store, self.embedder, settings)
         self.prompts = PromptLibrary(settings.prompts_dir)
+        # Overview bullets already written, per model and passage (answer/summary_cache.py).
+        self.bullets = BulletCache(settings.data_dir / "overviews" / "bullets.json")
         # Read once: the code does not change under a running service.
         self.code_versions = {
             # Follow-up handling lives here in chat.py, so it belongs to retrieval's version.
@@ -140,7 +144,8 @@ class ChatService:
             "model": model,
             "embedder": ident["embedder"],
             "chunking": ident["chunking"],
-            "prompt_version": self.prompts.version("answer", "question", "retry"),
+            "prompt_version": self.prompts.version("answer", "question", "retry", "overview",
+                                                   "shorten"),
             **self.code_versions,
             # The hash the retriever searched, not a fresh store read on every answer.
             "corpus_hash": self.retriever.corpus_hash,
@@ -289,16 +294,41 @@ class ChatService:
 
     def _answer(self, model: ChatModel, turn: Turn, found: Retrieval, retrieve_ms: float,
                 temperature: float | None) -> Generator[str | AnswerResult, None, None]:
-        for item in generate(
-            model, self.prompts, turn.question, found.passages,
-            self.options(temperature=temperature), found.best_similarity,
-            retrieve_ms=retrieve_ms, earlier_question=turn.earlier, embedder=self.embedder,
-        ):
+        """A lookup answers from the passages found; a question about a whole unit it names
+        (a summary, a complete list) from the unit's own passages (answer/overview.py)."""
+        kind = overview.mode(turn.question) if found.unit else None
+        options = self.options(temperature=temperature)
+        if kind and found.unit:
+            answering = self._overview(model, turn, found, kind, options, retrieve_ms)
+        else:
+            answering = generate(
+                model, self.prompts, turn.question, found.passages, options,
+                found.best_similarity, retrieve_ms=retrieve_ms, earlier_question=turn.earlier,
+                embedder=self.embedder,
+            )
+        for item in answering:
             if isinstance(item, AnswerResult):
                 item.standalone_query = turn.standalone
                 item.scope = found.scope
                 item.stamp = self.stamp(model.label)
+                if found.unit and not item.unit:
+                    item.unit = found.unit.to_json()
             yield item
+
+    def _overview(self, model: ChatModel, turn: Turn, found: Retrieval, kind: overview.Mode,
+                  options: AnswerOptions, retrieve_ms: float
+                  ) -> Iterator[str | AnswerResult]:
+        assert found.unit is not None
+        started = time.perf_counter()
+        passages = self.retriever.unit_passages(found.unit, turn.standalone)
+        best = found.passages[0].chunk_id if found.passages else ""
+        planned = overview.plan(turn.question, found.unit, passages, best, kind,
+                                options.overview_max_passages, self.retriever.doc_meta(),
+                                self.embedder)
+        writer = overview.Writer(model, self.prompts, options, self.embedder, self.bullets)
+        retrieve_ms += (time.perf_counter() - started) * 1000
+        yield from overview.answer(writer, turn.question, found.unit, planned, kind,
+                                   found.passages, retrieve_ms)
 
     def ask(self, question: str, history: list[Message] | None = None,
             model_spec: str | None = None, **kw: Any) -> AnswerResult:

@@ -108,6 +108,11 @@ class AnswerSettings(BaseModel):
         "the passage sentence that best matches the question if its score (cosine similarity "
         "plus half the share of the question's words it holds) reaches this; 0 turns it off.",
     )
+    overview_max_passages: int = Field(
+        default=24, ge=2, le=200,
+        description="Most passages an overview answer (a summary, a complete list) reads; a "
+        "longer unit narrows to the section the question lands in (answer/overview.py).",
+    )
     disabled_checks: list[str] = Field(
         default_factory=list,
         description="Answer checks turned off, by name (`assistant eval --without NAME` "

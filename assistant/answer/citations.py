@@ -172,6 +172,8 @@ def render(sentences: list[Sentence]) -> str:
     """The answer text with checked markers: "Sentence [2]." — one marker list per sentence."""
     parts = []
     for s in sentences:
+        if parts and s.text.startswith("- "):
+            parts.append("\n")  # a bullet starts its own line
         text = s.text
         if s.cited:
             tail = "".join(f"[{n}]" for n in s.cited)
@@ -180,7 +182,7 @@ def render(sentences: list[Sentence]) -> str:
             else:
                 text = f"{text} {tail}"
         parts.append(text)
-    return " ".join(parts)
+    return " ".join(parts).replace(" \n ", "\n")
 
 
 def cited_numbers(sentences: list[Sentence]) -> list[int]:

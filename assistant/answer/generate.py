@@ -48,6 +48,11 @@ def generate(
         yield steps.abstain_before(ask, before, built, passages, retrieve_ms)
         return
     clock = steps.Clock()
+    if two_sided := steps.positions(ask, built, evidence):
+        # The passages dispute what is asked: each side, quoted with its source, no model.
+        yield two_sided.text
+        yield steps.finish(ask, built, passages, [two_sided], two_sided, clock, retrieve_ms)
+        return
     first = yield from steps.draft(ask, built, evidence, clock, on_token)
     written, shown = [first], first
     if first.declined and options.retry_declined:

@@ -43,6 +43,8 @@ class AnswerOptions:
     injections: str = _setting("injections")
     # A yes/no question: evidence first, its Yes or No after (answer/polarity.py).
     yes_no_evidence_first: bool = _setting("yes_no_evidence_first")
+    # Most passages a summary or complete list reads (answer/overview.py).
+    overview_max_passages: int = _setting("overview_max_passages")
 
     @classmethod
     def from_settings(cls, settings: AnswerSettings, **overrides: Any) -> AnswerOptions:

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from assistant.retrieve.text import tokens
 
 # Clause ends, and line breaks between list items; the semicolons of legal lists end clauses.
-_SPLIT = re.compile(r"(?<=[.;!?])\s+(?=[A-Z0-9“\"(])|\n+")
+# A closing quotation mark stays with its sentence: ‘… models.” Zuckerberg …’ is two.
+_SPLIT = re.compile(r"(?:(?<=[.;!?])|(?<=[.;!?][”\"’]))\s+(?=[A-Z0-9“\"(])|\n+")
 MIN_WORDS = 4
 # Weight of the share of the question's words a sentence holds, beside cosine similarity:
 # MiniLM alone ranks a sentence about the same topic above the one with the asked-for fact.

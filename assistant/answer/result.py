@@ -42,6 +42,10 @@ class AnswerResult:
     # The doc ids the question was limited to (assistant ask --doc, the chat's scope); empty
     # when the whole corpus was searched.
     scope: list[str] = field(default_factory=list)
+    # "lookup" (passages found by search), or an overview of a unit: "summary" or "list".
+    mode: str = "lookup"
+    # The document or provision the question named (retrieve/units.py Unit.to_json); {} if none.
+    unit: dict[str, Any] = field(default_factory=dict)
 
     def citations(self) -> list[dict[str, Any]]:
         out = []
@@ -95,4 +99,6 @@ class AnswerResult:
             "completion_tokens": self.completion_tokens,
             "stamp": self.stamp,
             "scope": self.scope,
+            "mode": self.mode,
+            "unit": self.unit,
         }

@@ -9,7 +9,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from assistant.answer import checks, polarity
+from assistant.answer import checks, polarity, two_sided
 from assistant.answer.checks import Check, Draft, Evidence, Fired
 from assistant.answer.checks import draft as draft_checks
 from assistant.answer.citations import Sentence, check_sentences, cited_numbers, markers, render
@@ -64,7 +64,7 @@ class Written:
     text: str
     sentences: list[Sentence]
     fired: list[Fired]
-    by: Literal["draft", "retry", "quote"]
+    by: Literal["draft", "retry", "quote", "positions"]
     stats: GenerationStats = field(default_factory=GenerationStats)
 
     @property
@@ -174,6 +174,21 @@ def evidence_first(ask: Ask, built: BuiltPrompt, evidence: Evidence, shown: Writ
     return shown if fired else Written(text, sentences, [], by=shown.by, stats=shown.stats)
 
 
+def positions(ask: Ask, built: BuiltPrompt, evidence: Evidence) -> Written | None:
+    """For a yes/no question the passages answer with conflicting attributed claims, each
+    claim quoted with its source (answer/two_sided.py) instead of the model's Yes or No; kept
+    only if no check stops it."""
+    if not ask.yes_no:
+        return None
+    found = two_sided.positions(ask.question, [_informing(p.text, ask.options.injections)
+                                               for p in built.passages])
+    if not found:
+        return None
+    text = two_sided.render(found)
+    sentences, fired = judge(evidence, text, ask.options)
+    return None if fired else Written(text, sentences, [], by="positions")
+
+
 def fallback(ask: Ask, built: BuiltPrompt, evidence: Evidence, embedder: Embedder | None
              ) -> Written | None:
     """The passage sentence that matches the question best, quoted with its marker, when it
@@ -223,6 +238,7 @@ def finish(ask: Ask, built: BuiltPrompt, retrieved: list[Passage], written: list
         question=ask.question, answer=render(sentences) if sentences else shown.text,
         abstained=False, model=ask.model.label, passages=built.passages,
         cited=cited_numbers(sentences), sentences=sentences, raw_answer=shown.text,
+        mode="two-sided" if shown.by == "positions" else "lookup",
         retrieved=retrieved, retried=shown.by == "retry", quoted=shown.by == "quote",
         cut_off=shown.stats.cut_off and not shown.fired, drafts=[w.log() for w in written],
         prompt_tokens=sum(w.stats.prompt_tokens for w in written),

@@ -155,6 +155,10 @@ class HybridRetriever:
             {r.doc_id: r.indexed_at for r in records},
         )
 
+    def doc_meta(self) -> dict[str, dict[str, str]]:
+        """Each indexed document's metadata (title, url, lead, aliases, ...)."""
+        return self._current().doc_meta
+
     def unit(self, question: str, scope: Collection[str] = ()) -> Unit | None:
         """The document or provision the question is about (retrieve/units.py), if it names
         one; within a chosen `scope`, that scope."""

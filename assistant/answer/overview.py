@@ -1,0 +1,382 @@
+"""Answers about a whole unit: a summary, the main points, an overview, or a complete list.
+
+Four passages and a sentence suit a lookup; they cannot summarise an article or give all eight
+points of Article 5(1). An overview question about a unit (retrieve/units.py) is answered from
+the unit's own passages in document order instead: one short bullet per passage (a summary) or
+per item of the enumerated provision the question lands in (a list). Each bullet is written by
+the model from its one passage or item, so it cites exactly what it comes from, and is checked
+by the support check; a bullet the check stops, or that only repeats a heading or an earlier
+bullet, is replaced by the passage's most central sentence (or the item's own words), trimmed.
+A unit too long to read in one go (the whole AI Act) narrows to the section the question lands
+in, or, for a bare "Summarize the AI Act", is refused with what to ask instead.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from assistant.answer.citations import Sentence, invented, support
+from assistant.answer.list_items import Item, items, opening
+from assistant.answer.options import AnswerOptions
+from assistant.answer.prompt import heading_name
+from assistant.answer.quote import candidate_sentences
+from assistant.answer.result import AnswerResult
+from assistant.answer.summary_cache import BulletCache
+from assistant.embeddings import Embedder
+from assistant.ingest import injection
+from assistant.models.base import ChatModel, GenerationStats
+from assistant.prompts import PromptLibrary
+from assistant.retrieve.hybrid import Passage
+from assistant.retrieve.text import tokens
+from assistant.retrieve.units import Unit, names_of
+
+Mode = Literal["summary", "list"]
+
+_SUMMARY = re.compile(
+    r"\b(summar(?:y|ies|ise|ize|ised|ized|ising|izing)|main (?:points?|ideas?|takeaways?|"
+    r"arguments?)|key (?:points?|takeaways?|ideas?|provisions?)|overview|gist|tl;?\s?dr|"
+    r"outline|recap|highlights|in a nutshell|in brief)\b",
+    re.IGNORECASE,
+)
+_LIST_VERBS = ("prohibit", "forbid", "ban", "require", "allow", "permit", "list", "demand",
+               "outlaw", "bar", "exclude", "restrict")
+_SAYS = re.compile(
+    r"^\s*what\s+(?:does|do|did)\s+(?P<unit>.+?)\s+(?P<verb>say|cover|contain|set out|"
+    r"establish|provide|regulate|" + "|".join(_LIST_VERBS) + r")\s*\??\s*$",
+    re.IGNORECASE,
+)
+_ABOUT = re.compile(r"^\s*what(?:'s|\s+is|\s+are)\s+(?P<unit>.+?)\s+about\s*\??\s*$",
+                    re.IGNORECASE)
+# "What uses does the AUP forbid?", "Which freedoms does the definition require?"
+_WHICH_DOES = re.compile(
+    r"^\s*(?:what|which)\s+\w+(?:\s\w+)?\s+(?:does|do)\s+.+?\s+(?:"
+    + "|".join(_LIST_VERBS) + r")\w*\s*\??\s*$",
+    re.IGNORECASE,
+)
+# "List the prohibited practices of Article 5."
+_ENUMERATE = re.compile(r"^\s*(?:list|name|enumerate)\s+(?:all|every|each|the)\b", re.IGNORECASE)
+# "What are the penalties under the AI Act?": an overview of the provisions on them.
+_WHAT_ARE = re.compile(
+    r"^\s*(?:what|which)\s+are\s+(?:all\s+)?the\s+[\w\s-]+?\s+(?:under|in|of|set out in|"
+    r"listed in|according to)\s+(?:the|this|that)\b",
+    re.IGNORECASE,
+)
+_COUNT = re.compile(
+    r"\b(\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten)\s+(?:short\s+|key\s+|main\s+)?"
+    r"(?:bullet(?:\s+point)?|point|takeaway|sentence|line|thing)s?\b",
+    re.IGNORECASE,
+)
+_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+            "eight": 8, "nine": 9, "ten": 10}
+# A bullet longer than this many words is trimmed; a list item this short is kept as it is.
+MAX_WORDS = 30
+SHORT_ITEM = 24
+# How many of the best-ranked passages of the unit are tried for a list to answer from.
+LIST_CANDIDATES = 4
+# Words of the question that ask for an overview rather than name its topic.
+_OVERVIEW_WORDS = set(tokens(
+    "summary summarise summarize main key points point overview gist tldr tl dr outline recap "
+    "highlights nutshell brief give me short bullet bullets takeaway takeaways ideas provide "
+    "provisions arguments write make quick"))
+
+
+def mode(question: str) -> Mode | None:
+    """Whether the question asks about its unit as a whole: "summary" (a summary, the main
+    points, "what does X say"), "list" ("what does Article 5 prohibit", "what are the penalties
+    under the Act"), or None for a lookup."""
+    if m := _SAYS.match(question):
+        return "list" if m.group("verb").lower() in _LIST_VERBS else "summary"
+    if _WHICH_DOES.match(question) or _ENUMERATE.match(question):
+        return "list"
+    if _SUMMARY.search(question) or _ABOUT.match(question) or _WHAT_ARE.match(question):
+        return "summary"
+    return None
+
+
+def requested_count(question: str) -> int:
+    """"in three bullet points" -> 3; 0 when the question sets no number."""
+    m = _COUNT.search(question)
+    if not m:
+        return 0
+    word = m.group(1).lower()
+    return int(word) if word.isdigit() else _NUMBERS[word]
+
+
+def is_bare(question: str, unit: Unit, metas: dict[str, dict[str, str]]) -> bool:
+    """The question names only its unit and asks for an overview ("Summarize the AI Act"):
+    no topic to narrow a long unit to."""
+    named = set()
+    for d in unit.docs:
+        for name in names_of(metas.get(d, {})):
+            named.update(tokens(name))
+    named.update(tokens(unit.provision))
+    rest = set(tokens(question)) - named - _OVERVIEW_WORDS - {"article", "story", "piece"}
+    return not rest
+
+
+def section(passages: Sequence[Passage], best: Passage) -> list[Passage]:
+    """The passages of `best`'s section (its document and heading), in order."""
+    return [p for p in passages if p.doc_id == best.doc_id and p.heading == best.heading]
+
+
+def list_region(passages: Sequence[Passage], best: Passage) -> list[Passage]:
+    """The passages holding the list `best` belongs to: the one that opens it and those that
+    continue it (chunking records the list's opening line as their `lead`); without a recorded
+    lead, `best`'s section."""
+    if not best.lead:
+        return section(passages, best)
+    members = [p for p in passages if p.lead == best.lead and p.doc_id == best.doc_id]
+    first = passages.index(members[0])
+    opener = passages[first - 1] if first and best.lead in passages[first - 1].text else None
+    return ([opener] if opener else []) + members
+
+
+@dataclass
+class Bullet:
+    text: str
+    n: int  # the passage it comes from, 1-based in the answer's passages
+    written: bool  # by the model (True) or the passage's own words (False)
+    support: float = 1.0
+
+
+@dataclass
+class Writer:
+    """Writes one checked bullet per passage or list item."""
+
+    model: ChatModel
+    prompts: PromptLibrary
+    options: AnswerOptions
+    embedder: Embedder | None
+    cache: BulletCache | None
+    stats: GenerationStats = field(default_factory=GenerationStats)
+    seen: list[set[str]] = field(default_factory=list)
+
+    def _ask(self, prompt: str, text: str, key: tuple[str, ...]) -> str:
+        version = self.prompts.version(prompt)
+        if self.cache and (hit := self.cache.get(self.model.label, version, *key)) is not None:
+            return hit
+        messages = [{"role": "system", "content": self.prompts.get(prompt).text},
+                    {"role": "user", "content": text}]
+        stats = GenerationStats()
+        out = "".join(self.model.stream(messages, 64, 0.0, stats)).strip()
+        self.stats.prompt_tokens += stats.prompt_tokens
+        self.stats.completion_tokens += stats.completion_tokens
+        out = _first_line(out)
+        if self.cache:
+            self.cache.put(self.model.label, version, *key, value=out)
+        return out
+
+    def _fits(self, text: str, source: str, header: str, prompt: str,
+              keep: Sequence[str] = ()) -> float | None:
+        """The bullet's support when it is one: long enough, not a heading, the instructions
+        or an earlier bullet again, no invented figure, holding most of the `keep` words (an
+        item's own terms), and supported by its source."""
+        words = set(tokens(text))
+        if len(text.split()) < 4 or len(text.split()) > MAX_WORDS + 10:
+            return None
+        if words <= set(tokens(header)) or any(_jaccard(words, s) >= 0.7 for s in self.seen):
+            return None
+        instructions = set(tokens(self.prompts.get(prompt).text))
+        if len(words & instructions) >= len(words) / 2:
+            return None
+        if keep and sum(w in words for w in keep) < min(len(keep), 3):
+            return None
+        if invented(text, "", [source]):
+            return None
+        score = support(text, source)
+        return score if score >= self.options.support_threshold else None
+
+    def point(self, p: Passage, n: int) -> Bullet:
+        """The main point of one passage."""
+        source = _informing(p.text, self.options.injections)
+        header = f"{p.title} {heading_name(p.heading, p.locator)}"
+        written = self._ask("overview", f"Passage from {header}:\n{source}\n\nMain point:",
+                            ("point", p.chunk_id))
+        if (score := self._fits(written, source, header, "overview")) is not None:
+            return self._keep(Bullet(written, n, True, score))
+        return self._keep(Bullet(_trim(self._central(source)), n, False))
+
+    def item(self, it: Item, key: str, distinct: Sequence[str]) -> Bullet:
+        """One item of a list: its own words when short, else the model's shorter line if it
+        keeps the item's `distinct` terms (those its sibling items do not share)."""
+        own = f"{it.label} {it.text}"
+        if len(it.text.split()) > SHORT_ITEM:
+            written = self._ask("shorten", f"List item:\n{it.text}\n\nShorter:",
+                                ("item", key, it.label))
+            if (score := self._fits(written, it.text, "", "shorten", distinct)) is not None:
+                return self._keep(Bullet(f"{it.label} {written}", it.n, True, score))
+        return self._keep(Bullet(_trim(own), it.n, False))
+
+    def _central(self, text: str) -> str:
+        """The sentence closest in meaning to its whole passage (the first without an
+        embedder)."""
+        sentences = candidate_sentences(text) or [text]
+        if len(sentences) == 1 or self.embedder is None:
+            return sentences[0]
+        vectors = self.embedder.embed(sentences)
+        whole = self.embedder.embed_query(text)
+        scores = [sum(a * b for a, b in zip(v, whole, strict=True)) for v in vectors]
+        return sentences[max(range(len(scores)), key=scores.__getitem__)]
+
+    def _keep(self, bullet: Bullet) -> Bullet:
+        self.seen.append(set(tokens(bullet.text)))
+        return bullet
+
+
+def distinct_terms(found: Sequence[Item], most: int = 5) -> list[list[str]]:
+    """Each item's first `most` content words that fewer than half its siblings hold: what a
+    shorter line of it must keep ("subliminal", not "placing on the market")."""
+    sets = [set(tokens(it.text)) for it in found]
+    out = []
+    for i, it in enumerate(found):
+        others = [s for j, s in enumerate(sets) if j != i]
+        own = [w for w in dict.fromkeys(tokens(it.text))
+               if sum(w in s for s in others) < max(1, len(others)) / 2]
+        out.append(own[:most])
+    return out
+
+
+def _first_line(text: str) -> str:
+    line = next((x for x in text.splitlines() if x.strip()), "")
+    line = re.sub(r"^\s*(?:[-*•]|\d+[.)])\s*", "", line)
+    line = re.sub(r"\s*\[\d+\]", "", line).strip().strip('"“”')
+    line = re.sub(r"^(?:main point|summary|shorter)\s*:\s*", "", line, flags=re.IGNORECASE)
+    # "The passage states that X" is X.
+    line = re.sub(r"^(?:the|this) (?:passage|item|text) (?:states|says|explains|notes|"
+                  r"describes|is about|mentions)(?: that)?\s+", "", line, flags=re.IGNORECASE)
+    return line[:1].upper() + line[1:]
+
+
+def _trim(text: str, limit: int = MAX_WORDS) -> str:
+    words = text.replace("[", "(").replace("]", ")").split()
+    return " ".join(words) if len(words) <= limit else " ".join(words[:limit]).rstrip(",;:") + " …"
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / max(1, len(a | b))
+
+
+def _informing(text: str, injections: str) -> str:
+    if injections == "off":
+        return text
+    return injection.neutralise(text, "remove").replace(injection.NOTE, " ")
+
+
+def central(passages: Sequence[Passage], count: int, embedder: Embedder | None
+            ) -> list[Passage]:
+    """The `count` passages closest to the unit's centre, in document order."""
+    if count <= 0 or count >= len(passages) or embedder is None:
+        return list(passages)
+    vectors = embedder.embed([p.text for p in passages])
+    centre = [sum(col) / len(vectors) for col in zip(*vectors, strict=True)]
+    scores = [sum(a * b for a, b in zip(v, centre, strict=True)) for v in vectors]
+    keep = sorted(sorted(range(len(passages)), key=lambda i: -scores[i])[:count])
+    return [passages[i] for i in keep]
+
+
+@dataclass
+class Plan:
+    """What an overview answer reads: its passages, and the list items when it is a list."""
+
+    label: str
+    passages: list[Passage]
+    items: list[Item] = field(default_factory=list)
+    # The sentence that opens the list, shown above its items.
+    opening: str = ""
+    refused: str = ""
+
+
+def plan(question: str, unit: Unit, unit_passages: list[Passage], best_id: str,
+         kind: Mode, max_passages: int, metas: dict[str, dict[str, str]],
+         embedder: Embedder | None) -> Plan:
+    """Which passages (and items) the answer is built from, and under what label. `best_id`
+    is the chunk the search ranked first: the section a long unit narrows to."""
+    if not unit_passages:
+        return Plan(unit.label, [], refused="The documents hold no passage of this unit.")
+    ranked = sorted(unit_passages, key=lambda p: (p.chunk_id != best_id, -p.similarity))
+    best = ranked[0]
+    if kind == "list":
+        # The list the question lands in: that of the best passage, or of the next ones.
+        for candidate in ranked[:LIST_CANDIDATES]:
+            region = list_region(unit_passages, candidate)
+            found = items([p.text for p in region])
+            if len(found) >= 2:
+                return Plan(_label(region, unit), region, found,
+                            opening=opening([p.text for p in region]))
+    chosen = unit_passages
+    if len(chosen) > max_passages:
+        if is_bare(question, unit, metas):
+            return Plan(unit.label, [], refused=(
+                f"{unit.label} has {len(chosen)} passages, too many to summarise in one go: "
+                "ask about one of its parts (an article, an annex, a section), for example "
+                "\"Summarize Article 5 of the AI Act\", or about a topic in it."))
+        chosen = section(unit_passages, best)[:max_passages]
+    label = _label(chosen, unit) if chosen is not unit_passages else unit.label
+    return Plan(label, central(chosen, requested_count(question), embedder))
+
+
+def _label(passages: Sequence[Passage], unit: Unit) -> str:
+    first = passages[0]
+    name = heading_name(first.heading, first.locator)
+    return f"{name} · {first.title}" if name and name != first.title else unit.label
+
+
+def answer(writer: Writer, question: str, unit: Unit, the_plan: Plan, kind: Mode,
+           retrieved: list[Passage], retrieve_ms: float) -> Iterator[str | AnswerResult]:
+    """Yield the answer line by line as each bullet is written and checked, then the
+    AnswerResult: a heading line, then "- bullet [n]" lines."""
+    started = time.perf_counter()
+    base = AnswerResult(question=question, answer="", abstained=False, model=writer.model.label,
+                        passages=the_plan.passages, cited=[], sentences=[], retrieved=retrieved,
+                        mode="list" if the_plan.items else "summary", unit=unit.to_json())
+    base.unit["label"] = the_plan.label
+    if the_plan.refused:
+        base.abstained, base.abstain_reason = True, "unit_too_long"
+        base.answer = the_plan.refused
+        base.mode = kind
+        base.timings = _timings(started, started, retrieve_ms, writer.stats)
+        yield base
+        return
+    if the_plan.items:
+        said = _trim(the_plan.opening, 45).rstrip(":")
+        header = f"{the_plan.label}, {len(the_plan.items)} items" + (
+            f": “{said}” [1]" if said else ":")
+    else:
+        header = f"{the_plan.label}, from {len(the_plan.passages)} passages:"
+    lines, sentences = [header], [Sentence(header, [1] if header.endswith("[1]") else [])]
+    yield header
+    first = 0.0
+    pieces = (the_plan.items if the_plan.items
+              else list(range(1, len(the_plan.passages) + 1)))
+    distinct = distinct_terms(the_plan.items)
+    for i, piece in enumerate(pieces):
+        if isinstance(piece, Item):
+            bullet = writer.item(piece, the_plan.passages[piece.n - 1].chunk_id, distinct[i])
+        else:
+            bullet = writer.point(the_plan.passages[piece - 1], piece)
+        first = first or time.perf_counter()
+        line = f"- {bullet.text} [{bullet.n}]"
+        lines.append(line)
+        sentences.append(Sentence(f"- {bullet.text}", [bullet.n], True, round(bullet.support, 3)))
+        yield "\n" + line
+    base.answer = "\n".join(lines)
+    base.raw_answer = base.answer
+    base.sentences = sentences
+    base.cited = sorted({s.cited[0] for s in sentences if s.cited})
+    base.prompt_tokens = writer.stats.prompt_tokens
+    base.completion_tokens = writer.stats.completion_tokens
+    base.timings = _timings(started, first, retrieve_ms, writer.stats)
+    yield base
+
+
+def _timings(started: float, first: float, retrieve_ms: float, stats: GenerationStats
+             ) -> dict[str, float]:
+    ended = time.perf_counter()
+    return {"retrieve_ms": round(retrieve_ms, 1),
+            "first_token_ms": round(((first or ended) - started) * 1000, 1),
+            "total_ms": round((ended - started) * 1000 + retrieve_ms, 1),
+            "tokens_per_s": round(stats.completion_tokens / max(1e-6, ended - started), 2)}
