@@ -9,7 +9,7 @@ import logging
 import re
 import time
 import unicodedata
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -256,7 +256,8 @@ class ChatService:
         found = self.search(turn, top_k=top_k, hybrid=hybrid, docs=scope)
         retrieve_ms = (time.perf_counter() - started) * 1000
         yield found
-        yield from self._answer(model, turn, found, retrieve_ms, temperature)
+        yield from self.answer(model, turn, found, retrieve_ms,
+                               self.options(temperature=temperature))
 
     def compare(
         self,
@@ -290,16 +291,20 @@ class ChatService:
         yield found
         for i, model in enumerate(models):
             yield ModelStart(model.label, i)
-            yield from self._answer(model, turn, found, retrieve_ms, temperature)
+            yield from self.answer(model, turn, found, retrieve_ms,
+                                   self.options(temperature=temperature))
 
-    def _answer(self, model: ChatModel, turn: Turn, found: Retrieval, retrieve_ms: float,
-                temperature: float | None) -> Generator[str | AnswerResult, None, None]:
-        """A lookup answers from the passages found; a question about a whole unit it names
-        (a summary, a complete list) from the unit's own passages (answer/overview.py)."""
+    def answer(self, model: ChatModel, turn: Turn, found: Retrieval, retrieve_ms: float,
+               options: AnswerOptions) -> Generator[str | AnswerResult, None, None]:
+        """Answer a searched turn (the chat, a comparison and the eval all come here): a lookup
+        answers from the passages found; a question about a whole unit it names (a summary, a
+        complete list) from the unit's own passages (answer/overview.py)."""
         kind = overview.mode(turn.question) if found.unit else None
-        options = self.options(temperature=temperature)
-        if kind and found.unit:
-            answering = self._overview(model, turn, found, kind, options, retrieve_ms)
+        planned = self._plan(turn, found, kind, options) if kind else None
+        if planned and not planned.lookup and found.unit and kind:
+            writer = overview.Writer(model, self.prompts, options, self.embedder, self.bullets)
+            answering = overview.answer(writer, turn.question, found.unit, planned, kind,
+                                        found.passages, retrieve_ms)
         else:
             answering = generate(
                 model, self.prompts, turn.question, found.passages, options,
@@ -315,20 +320,15 @@ class ChatService:
                     item.unit = found.unit.to_json()
             yield item
 
-    def _overview(self, model: ChatModel, turn: Turn, found: Retrieval, kind: overview.Mode,
-                  options: AnswerOptions, retrieve_ms: float
-                  ) -> Iterator[str | AnswerResult]:
+    def _plan(self, turn: Turn, found: Retrieval, kind: overview.Mode, options: AnswerOptions
+              ) -> overview.Plan:
+        """The unit's passages an overview answer reads (answer/overview.py)."""
         assert found.unit is not None
-        started = time.perf_counter()
         passages = self.retriever.unit_passages(found.unit, turn.standalone)
         best = found.passages[0].chunk_id if found.passages else ""
-        planned = overview.plan(turn.question, found.unit, passages, best, kind,
-                                options.overview_max_passages, self.retriever.doc_meta(),
-                                self.embedder)
-        writer = overview.Writer(model, self.prompts, options, self.embedder, self.bullets)
-        retrieve_ms += (time.perf_counter() - started) * 1000
-        yield from overview.answer(writer, turn.question, found.unit, planned, kind,
-                                   found.passages, retrieve_ms)
+        return overview.plan(turn.question, found.unit, passages, best, kind,
+                             options.overview_max_passages, self.retriever.doc_meta(),
+                             self.embedder)
 
     def ask(self, question: str, history: list[Message] | None = None,
             model_spec: str | None = None, **kw: Any) -> AnswerResult:

@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
+from assistant import chat
 from assistant.errors import ConfigError
-from assistant.eval import answering, runner
+from assistant.eval import runner
 from assistant.eval.metrics import (
     QUESTION_METRICS,
     SUMMARY_METRICS,
@@ -213,7 +214,8 @@ class Counter:
         self.generated: list[str] = []
         self.retrieved: list[str] = []
         self.fresh: list[bool] = []
-        real_generate = answering.generate
+        # The eval answers through ChatService.answer, which calls chat.generate for a lookup.
+        real_generate = chat.generate
         real_retrieve = runner.ChatService.retrieve
 
         def generate(model: Any, prompts: Any, question: str, *a: Any, **kw: Any) -> Iterator[Any]:
@@ -227,7 +229,7 @@ class Counter:
                 self.retrieved.append(query)
             return real_retrieve(service, query, *a, **kw)
 
-        monkeypatch.setattr(answering, "generate", generate)
+        monkeypatch.setattr(chat, "generate", generate)
         monkeypatch.setattr(runner.ChatService, "retrieve", retrieve)
 
     def reset(self) -> None:

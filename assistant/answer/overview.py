@@ -51,10 +51,25 @@ _SAYS = re.compile(
 )
 _ABOUT = re.compile(r"^\s*what(?:'s|\s+is|\s+are)\s+(?P<unit>.+?)\s+about\s*\??\s*$",
                     re.IGNORECASE)
-# "What uses does the AUP forbid?", "Which freedoms does the definition require?"
+# "What uses does the AUP forbid?", "Which areas does Annex III list as high-risk?"
 _WHICH_DOES = re.compile(
     r"^\s*(?:what|which)\s+\w+(?:\s\w+)?\s+(?:does|do)\s+.+?\s+(?:"
-    + "|".join(_LIST_VERBS) + r")\w*\s*\??\s*$",
+    + "|".join(_LIST_VERBS) + r")\w*\b",
+    re.IGNORECASE,
+)
+# The same asked the other way round: "Which practices are banned under the act?", "What am I
+# not allowed to do with Llama under its use policy?"
+_PASSIVE = re.compile(
+    r"^\s*(?:what|which)\b.*?\b(?:(?:are|is)\s+(?:\w+\s+)?(?:banned|prohibited|forbidden|"
+    r"outlawed|not allowed|not permitted)|(?:am i|are we|is one)\s+not\s+(?:allowed|permitted)|"
+    r"can(?:'t|not|’t)\s+(?:i|we|you)\s+do)\b",
+    re.IGNORECASE,
+)
+# "Break down section 1 for me", "Walk me through Article 99", "Explain the licence": a request
+# to go through a unit, not a question about one thing in it.
+_GO_THROUGH = re.compile(
+    r"^\s*(?:please\s+|can you\s+|could you\s+)?(?:break\s+down|walk\s+me\s+through|"
+    r"go\s+through|run\s+me\s+through|explain)\b(?!.*\b(?:why|how|whether|when|who)\b)",
     re.IGNORECASE,
 )
 # "List the prohibited practices of Article 5."
@@ -75,6 +90,8 @@ _NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "sev
 # A bullet longer than this many words is trimmed; a list item this short is kept as it is.
 MAX_WORDS = 30
 SHORT_ITEM = 24
+# How far into the question's last sentence a summary word must start to ask for one.
+SUMMARY_WITHIN = 40
 # How many of the best-ranked passages of the unit are tried for a list to answer from.
 LIST_CANDIDATES = 4
 # Words of the question that ask for an overview rather than name its topic.
@@ -90,9 +107,14 @@ def mode(question: str) -> Mode | None:
     under the Act"), or None for a lookup."""
     if m := _SAYS.match(question):
         return "list" if m.group("verb").lower() in _LIST_VERBS else "summary"
-    if _WHICH_DOES.match(question) or _ENUMERATE.match(question):
+    if _WHICH_DOES.match(question) or _ENUMERATE.match(question) or _PASSIVE.match(question):
         return "list"
-    if _SUMMARY.search(question) or _ABOUT.match(question) or _WHAT_ARE.match(question):
+    # A request for a summary says so near its start ("Give me a quick summary of …"); the
+    # word deep in a longer question is a term ("a sufficiently detailed summary").
+    last = re.split(r"(?<=[.!?])\s+", question.strip())[-1]
+    asks = _SUMMARY.search(last)
+    if ((asks and asks.start() <= SUMMARY_WITHIN) or _ABOUT.match(question)
+            or _WHAT_ARE.match(question) or _GO_THROUGH.match(question)):
         return "summary"
     return None
 
@@ -109,12 +131,8 @@ def requested_count(question: str) -> int:
 def is_bare(question: str, unit: Unit, metas: dict[str, dict[str, str]]) -> bool:
     """The question names only its unit and asks for an overview ("Summarize the AI Act"):
     no topic to narrow a long unit to."""
-    named = set()
-    for d in unit.docs:
-        for name in names_of(metas.get(d, {})):
-            named.update(tokens(name))
-    named.update(tokens(unit.provision))
-    rest = set(tokens(question)) - named - _OVERVIEW_WORDS - {"article", "story", "piece"}
+    rest = (set(tokens(question)) - _unit_words(unit, metas) - _OVERVIEW_WORDS
+            - {"article", "story", "piece"})
     return not rest
 
 
@@ -123,15 +141,30 @@ def section(passages: Sequence[Passage], best: Passage) -> list[Passage]:
     return [p for p in passages if p.doc_id == best.doc_id and p.heading == best.heading]
 
 
+def around(passages: list[Passage], best: Passage, most: int) -> list[Passage]:
+    """At most `most` of the passages, a window centred on `best`."""
+    if len(passages) <= most:
+        return passages
+    i = next((k for k, p in enumerate(passages) if p.chunk_id == best.chunk_id), 0)
+    start = max(0, min(i - most // 2, len(passages) - most))
+    return passages[start:start + most]
+
+
 def list_region(passages: Sequence[Passage], best: Passage) -> list[Passage]:
     """The passages holding the list `best` belongs to: the one that opens it and those that
     continue it (chunking records the list's opening line as their `lead`); without a recorded
     lead, `best`'s section."""
-    if not best.lead:
-        return section(passages, best)
-    members = [p for p in passages if p.lead == best.lead and p.doc_id == best.doc_id]
+    lead = best.lead
+    if not lead:
+        # `best` may open a list that the next passages continue.
+        i = next(k for k, p in enumerate(passages) if p.chunk_id == best.chunk_id)
+        following = passages[i + 1] if i + 1 < len(passages) else None
+        if not (following and following.lead and following.lead in best.text):
+            return section(passages, best)
+        lead = following.lead
+    members = [p for p in passages if p.lead == lead and p.doc_id == best.doc_id]
     first = passages.index(members[0])
-    opener = passages[first - 1] if first and best.lead in passages[first - 1].text else None
+    opener = passages[first - 1] if first and lead in passages[first - 1].text else None
     return ([opener] if opener else []) + members
 
 
@@ -288,6 +321,8 @@ class Plan:
     # The sentence that opens the list, shown above its items.
     opening: str = ""
     refused: str = ""
+    # The question asks about some items of the list, not all: a lookup answers it.
+    lookup: bool = False
 
 
 def plan(question: str, unit: Unit, unit_passages: list[Passage], best_id: str,
@@ -303,8 +338,12 @@ def plan(question: str, unit: Unit, unit_passages: list[Passage], best_id: str,
         # The list the question lands in: that of the best passage, or of the next ones.
         for candidate in ranked[:LIST_CANDIDATES]:
             region = list_region(unit_passages, candidate)
-            found = items([p.text for p in region])
+            found = items([p.text for p in region]) if len(region) <= max_passages else []
             if len(found) >= 2:
+                if picks_some(question, [p.text for p in region], found,
+                              _unit_words(unit, metas) | set(tokens(region[0].heading))):
+                    return Plan(unit.label, [], lookup=True)
+                region = _through_list(region, max(it.n for it in found))
                 return Plan(_label(region, unit), region, found,
                             opening=opening([p.text for p in region]))
     chosen = unit_passages
@@ -314,14 +353,53 @@ def plan(question: str, unit: Unit, unit_passages: list[Passage], best_id: str,
                 f"{unit.label} has {len(chosen)} passages, too many to summarise in one go: "
                 "ask about one of its parts (an article, an annex, a section), for example "
                 "\"Summarize Article 5 of the AI Act\", or about a topic in it."))
-        chosen = section(unit_passages, best)[:max_passages]
+        chosen = around(section(unit_passages, best), best, max_passages)
     label = _label(chosen, unit) if chosen is not unit_passages else unit.label
     return Plan(label, central(chosen, requested_count(question), embedder))
 
 
+def _through_list(region: list[Passage], last: int) -> list[Passage]:
+    """The region up to the passage of the list's last item and those that continue that
+    item (the same recorded lead): the rest of a section is not what the list answer read."""
+    end = last
+    while (end < len(region) and region[last - 1].lead
+           and region[end].lead == region[last - 1].lead):
+        end += 1
+    return region[:end]
+
+
+def _unit_words(unit: Unit, metas: dict[str, dict[str, str]]) -> set[str]:
+    """The words that name the unit (its documents' titles and aliases, its provision)."""
+    named = set(tokens(unit.provision))
+    for d in unit.docs:
+        for name in names_of(metas.get(d, {})):
+            named.update(tokens(name))
+    return named
+
+
+def picks_some(question: str, texts: Sequence[str], found: Sequence[Item],
+               naming: set[str] = frozenset()) -> bool:  # type: ignore[assignment]
+    """The question names what only some of the list's items hold ("What kinds of biometric
+    categorisation are banned?" is point (g), not all of Article 5(1)): words of the question
+    that fewer than half the items hold, each found in some item. Items are read with their
+    sub-items (the AUP's "1.4 … unlicensed practice of any profession" is inside item 1)."""
+    joined = " ".join(t.strip() for t in texts)
+    bodies = []
+    for i, it in enumerate(found):
+        start = joined.find(it.text[:40])
+        stop = joined.find(found[i + 1].text[:40]) if i + 1 < len(found) else len(joined)
+        bodies.append(set(tokens(joined[start:stop] if start >= 0 else it.text)))
+    # Words that name the unit or ask for the list say nothing about which items.
+    ignored = naming | _OVERVIEW_WORDS | set(tokens(" ".join(_LIST_VERBS))) | set(tokens(
+        opening(texts)))
+    asked = {w for w in tokens(question) if w not in ignored and not w[0].isdigit()}
+    rare = {w for w in asked if 0 < sum(w in b for b in bodies) < len(bodies) / 2}
+    return bool(rare)
+
+
 def _label(passages: Sequence[Passage], unit: Unit) -> str:
     first = passages[0]
-    name = heading_name(first.heading, first.locator)
+    name = first.heading or first.locator
     return f"{name} · {first.title}" if name and name != first.title else unit.label
 
 

@@ -9,13 +9,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from assistant.answer.generate import AnswerOptions, AnswerResult, generate
-from assistant.chat import ChatService
+from assistant.answer.generate import AnswerOptions, AnswerResult
+from assistant.chat import ChatService, Turn
 from assistant.errors import BadQuestion, ConfigError
 from assistant.eval.metrics import score
 from assistant.eval.questions import Question
 from assistant.models.base import ChatModel
-from assistant.retrieve.hybrid import Passage
+from assistant.retrieve.hybrid import Passage, Retrieval
 
 
 @dataclass
@@ -62,14 +62,15 @@ def answer(
 ) -> AnswerResult:
     result = None
     model.forget_prompt()  # the same answer whatever question came before
-    for item in generate(
-        model, service.prompts, frozen.question, frozen.passages, options,
-        frozen.best_similarity, retrieve_ms=frozen.retrieve_ms, earlier_question=frozen.earlier,
-        embedder=service.embedder,
-    ):
+    turn = Turn(frozen.question, frozen.standalone, frozen.earlier)
+    # The unit is a function of the question and the documents' metadata, so it is resolved
+    # again rather than frozen: the answer takes the chat's own path (lookup or overview).
+    found = Retrieval(frozen.standalone, frozen.passages, frozen.best_similarity,
+                      scope=frozen.scope, unit=service.unit(turn, frozen.scope))
+    for item in service.answer(model, turn, found, frozen.retrieve_ms, options):
         if isinstance(item, AnswerResult):
             result = item
-    assert result is not None, "generate() ended without an AnswerResult"
+    assert result is not None, "the answer ended without an AnswerResult"
     return result
 
 

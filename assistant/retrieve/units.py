@@ -60,7 +60,12 @@ def normalise(text: str) -> str:
 def names_of(meta: Mapping[str, str]) -> list[str]:
     """The names a document answers to: its title and its manifest aliases."""
     names = [meta.get("title", "")]
-    names += [a for a in meta.get("aliases", "").split(";")]
+    for alias in meta.get("aliases", "").split(";"):
+        names.append(alias)
+        # "the AUP" is also "the Llama 3.2 AUP": an initialism names it without its article.
+        rest = alias.strip().removeprefix("the ")
+        if rest != alias.strip() and rest.isupper():
+            names.append(rest)
     return [n.strip() for n in names if len(n.strip()) >= 3]
 
 
