@@ -119,3 +119,15 @@ def test_attributed_claims_that_disagree_are_both_given():
     # One side only, or claims that are about something else: no two-sided answer.
     assert two_sided.positions("Is Llama 3.1 open source?", passages[:1]) == []
     assert two_sided.positions("Is Spotify profitable?", passages) == []
+
+
+def test_a_list_item_drops_the_opening_it_shares_with_its_siblings():
+    from assistant.answer.overview import without_shared_opening
+
+    a = "the placing on the market of an AI system that deploys subliminal or manipulative means"
+    b = "the placing on the market of an AI system that exploits vulnerabilities"
+    c = "the use of biometric categorisation systems that categorise persons"
+    assert without_shared_opening(a, [b, c]) == "deploys subliminal or manipulative means"
+    # Nothing shared with any sibling, or too little left: the item as it is.
+    assert without_shared_opening(c, [a, b]) == c
+    assert without_shared_opening(a, [a + " too"]) == a

@@ -39,7 +39,7 @@ Mode = Literal["summary", "list"]
 _SUMMARY = re.compile(
     r"\b(summar(?:y|ies|ise|ize|ised|ized|ising|izing)|main (?:points?|ideas?|takeaways?|"
     r"arguments?)|key (?:points?|takeaways?|ideas?|provisions?)|overview|gist|tl;?\s?dr|"
-    r"outline|recap|highlights|in a nutshell|in brief)\b",
+    r"outline|recap|highlights|timeline|in a nutshell|in brief)\b",
     re.IGNORECASE,
 )
 _LIST_VERBS = ("prohibit", "forbid", "ban", "require", "allow", "permit", "list", "demand",
@@ -49,8 +49,10 @@ _SAYS = re.compile(
     r"establish|provide|regulate|" + "|".join(_LIST_VERBS) + r")\s*\??\s*$",
     re.IGNORECASE,
 )
-_ABOUT = re.compile(r"^\s*what(?:'s|\s+is|\s+are)\s+(?P<unit>.+?)\s+about\s*\??\s*$",
-                    re.IGNORECASE)
+_ABOUT = re.compile(
+    r"^\s*what(?:'s|\s+is|\s+are)\s+(?P<unit>.+?)\s+(?:about|(?:actually\s+|really\s+)?"
+    r"(?:saying|arguing|claiming))\s*\??\s*$",
+    re.IGNORECASE)
 # "What uses does the AUP forbid?", "Which areas does Annex III list as high-risk?"
 _WHICH_DOES = re.compile(
     r"^\s*(?:what|which)\s+\w+(?:\s\w+)?\s+(?:does|do)\s+.+?\s+(?:"
@@ -89,6 +91,9 @@ _NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "sev
             "eight": 8, "nine": 9, "ten": 10}
 # A bullet longer than this many words is trimmed; a list item this short is kept as it is.
 MAX_WORDS = 30
+# A passage's own central sentence, shown when the model's bullet fails: long enough to keep
+# the figures that often come late in a legal sentence.
+SENTENCE_WORDS = 45
 SHORT_ITEM = 24
 # How far into the question's last sentence a summary word must start to ask for one.
 SUMMARY_WITHIN = 40
@@ -223,26 +228,33 @@ class Writer:
         score = support(text, source)
         return score if score >= self.options.support_threshold else None
 
-    def point(self, p: Passage, n: int) -> Bullet:
-        """The main point of one passage."""
+    def point(self, p: Passage, n: int, others: Sequence[str] = ()) -> Bullet:
+        """The main point of one passage: the model's sentence when it keeps the key terms of
+        the passage's most central sentence (those the unit's `others` passages rarely hold:
+        names, figures, defined terms), else that central sentence itself."""
         source = _informing(p.text, self.options.injections)
+        central = self._central(source)
         header = f"{p.title} {heading_name(p.heading, p.locator)}"
         written = self._ask("overview", f"Passage from {header}:\n{source}\n\nMain point:",
                             ("point", p.chunk_id))
-        if (score := self._fits(written, source, header, "overview")) is not None:
+        keep = key_terms(central, others)
+        if (score := self._fits(written, source, header, "overview", keep)) is not None:
             return self._keep(Bullet(written, n, True, score))
-        return self._keep(Bullet(_trim(self._central(source)), n, False))
+        return self._keep(Bullet(_trim(central, SENTENCE_WORDS), n, False))
 
-    def item(self, it: Item, key: str, distinct: Sequence[str]) -> Bullet:
+    def item(self, it: Item, key: str, distinct: Sequence[str], siblings: Sequence[str] = ()
+             ) -> Bullet:
         """One item of a list: its own words when short, else the model's shorter line if it
-        keeps the item's `distinct` terms (those its sibling items do not share)."""
-        own = f"{it.label} {it.text}"
-        if len(it.text.split()) > SHORT_ITEM:
-            written = self._ask("shorten", f"List item:\n{it.text}\n\nShorter:",
+        keeps the item's `distinct` terms (those its sibling items do not share). The opening
+        words it shares with a sibling ("the placing on the market … of" in each point of
+        Article 5(1)) are left out: the list's opening line carries them."""
+        core = without_shared_opening(it.text, siblings)
+        if len(core.split()) > SHORT_ITEM:
+            written = self._ask("shorten", f"List item:\n{core}\n\nShorter:",
                                 ("item", key, it.label))
             if (score := self._fits(written, it.text, "", "shorten", distinct)) is not None:
                 return self._keep(Bullet(f"{it.label} {written}", it.n, True, score))
-        return self._keep(Bullet(_trim(own), it.n, False))
+        return self._keep(Bullet(_trim(f"{it.label} {core}"), it.n, False))
 
     def _central(self, text: str) -> str:
         """The sentence closest in meaning to its whole passage (the first without an
@@ -260,17 +272,34 @@ class Writer:
         return bullet
 
 
-def distinct_terms(found: Sequence[Item], most: int = 5) -> list[list[str]]:
-    """Each item's first `most` content words that fewer than half its siblings hold: what a
+def key_terms(text: str, others: Sequence[str], most: int = 5) -> list[str]:
+    """The first `most` content words of `text` that fewer than half of `others` hold: what a
     shorter line of it must keep ("subliminal", not "placing on the market")."""
-    sets = [set(tokens(it.text)) for it in found]
-    out = []
-    for i, it in enumerate(found):
-        others = [s for j, s in enumerate(sets) if j != i]
-        own = [w for w in dict.fromkeys(tokens(it.text))
-               if sum(w in s for s in others) < max(1, len(others)) / 2]
-        out.append(own[:most])
-    return out
+    sets = [set(tokens(o)) for o in others]
+    own = [w for w in dict.fromkeys(tokens(text))
+           if sum(w in s for s in sets) < max(1, len(sets)) / 2]
+    return own[:most]
+
+
+def without_shared_opening(text: str, siblings: Sequence[str], least: int = 4) -> str:
+    """`text` without the longest run of opening words (at least `least`) it shares with one
+    of its `siblings`, when enough is left to say something."""
+    words = text.split()
+    shared = 0
+    for other in siblings:
+        k = 0
+        for a, b in zip(words, other.split(), strict=False):
+            if a.casefold() != b.casefold():
+                break
+            k += 1
+        shared = max(shared, k)
+    return " ".join(words[shared:]) if least <= shared <= len(words) - 4 else text
+
+
+def distinct_terms(found: Sequence[Item], most: int = 5) -> list[list[str]]:
+    """Each item's key terms against its siblings."""
+    return [key_terms(it.text, [o.text for j, o in enumerate(found) if j != i], most)
+            for i, it in enumerate(found)]
 
 
 def _first_line(text: str) -> str:
@@ -285,8 +314,14 @@ def _first_line(text: str) -> str:
 
 
 def _trim(text: str, limit: int = MAX_WORDS) -> str:
+    """At most `limit` words, cut after a clause ("," or ";") in the last part of them when
+    there is one."""
     words = text.replace("[", "(").replace("]", ")").split()
-    return " ".join(words) if len(words) <= limit else " ".join(words[:limit]).rstrip(",;:") + " …"
+    if len(words) <= limit:
+        return " ".join(words)
+    cut = next((k for k in range(limit, int(limit * 0.6), -1) if words[k - 1][-1] in ",;"),
+               limit)
+    return " ".join(words[:cut]).rstrip(",;:") + " …"
 
 
 def _jaccard(a: set[str], b: set[str]) -> float:
@@ -433,9 +468,12 @@ def answer(writer: Writer, question: str, unit: Unit, the_plan: Plan, kind: Mode
     distinct = distinct_terms(the_plan.items)
     for i, piece in enumerate(pieces):
         if isinstance(piece, Item):
-            bullet = writer.item(piece, the_plan.passages[piece.n - 1].chunk_id, distinct[i])
+            bullet = writer.item(piece, the_plan.passages[piece.n - 1].chunk_id, distinct[i],
+                                 [o.text for o in the_plan.items if o is not piece])
         else:
-            bullet = writer.point(the_plan.passages[piece - 1], piece)
+            bullet = writer.point(the_plan.passages[piece - 1], piece,
+                                  [p.text for k, p in enumerate(the_plan.passages, 1)
+                                   if k != piece])
         first = first or time.perf_counter()
         line = f"- {bullet.text} [{bullet.n}]"
         lines.append(line)
