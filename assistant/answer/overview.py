@@ -460,6 +460,7 @@ def answer(writer: Writer, question: str, unit: Unit, the_plan: Plan, kind: Mode
             f": “{said}” [1]" if said else ":")
     else:
         header = f"{the_plan.label}, from {len(the_plan.passages)} passages:"
+    header = header[:1].upper() + header[1:]
     lines, sentences = [header], [Sentence(header, [1] if header.endswith("[1]") else [])]
     yield header
     first = 0.0
