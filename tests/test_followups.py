@@ -53,6 +53,27 @@ def test_source_version_follows_the_code_it_hashes(tmp_path: Path) -> None:
     assert source_version("retrieve/*.py", root=tmp_path) != before
 
 
+def test_a_docstring_comment_or_layout_edit_keeps_the_code_version(tmp_path: Path) -> None:
+    """Cached work (indexed chunks, eval answers) is redone only when behaviour can change."""
+    from assistant.code_version import source_version
+
+    code = tmp_path / "stage.py"
+    code.write_text('"""Old words."""\n\ndef f(x):\n    """Doc."""\n    return x + 1\n')
+    before = source_version("*.py", root=tmp_path)
+    code.write_text('"""New words,\nlonger."""\n# a comment\ndef f( x ):  # why\n'
+                    '    """Other doc."""\n\n    return (x + 1)\n')
+    assert source_version("*.py", root=tmp_path) == before
+    # A function that is only a docstring still differs from one that returns something.
+    code.write_text('def f(x):\n    """Doc."""\n')
+    assert source_version("*.py", root=tmp_path) != before
+    for changed in ("return x + 2", "return x - 1", "return f(x)"):
+        code.write_text(f'"""Old words."""\n\ndef f(x):\n    """Doc."""\n    {changed}\n')
+        assert source_version("*.py", root=tmp_path) != before, changed
+    # A string that is not a docstring is behaviour.
+    code.write_text('"""Old words."""\n\ndef f(x):\n    """Doc."""\n    "x"\n    return x + 1\n')
+    assert source_version("*.py", root=tmp_path) != before
+
+
 def test_a_follow_ups_own_words_are_searched_beside_the_question_it_follows(corpus_data_dir):
     """Searched only as "earlier question + follow-up", the earlier question's words (the fine
     for prohibited practices) drown what is asked now; the follow-up's own words bring up the
