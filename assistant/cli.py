@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 import time
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from assistant.offline import apply_offline_env
 apply_offline_env()
 
 from assistant.answer.checks import names as check_names  # noqa: E402
-from assistant.errors import AssistantError, BadQuestion  # noqa: E402
+from assistant.errors import AssistantError, BadQuestion, ConfigError  # noqa: E402
 from assistant.eval.questions import KINDS, SPLITS  # noqa: E402
 from assistant.settings import Settings, load_settings  # noqa: E402
 
@@ -440,8 +441,13 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_ui(args: argparse.Namespace, settings: Settings) -> int:
-    from ui.app import launch
-
+    # The engine does not import its front end: the UI package registers its launcher under
+    # this entry point (pyproject.toml), so `assistant/` never depends on `ui/`.
+    found = entry_points(group="article_assistant.frontends", name="ui")
+    if not found:
+        raise ConfigError("The chat UI is not installed with this engine",
+                          "install the project with `make setup` (or `pip install -e .`)")
+    launch = next(iter(found)).load()
     launch(settings, host=args.host, port=args.port, auth=args.auth)
     return 0
 
