@@ -300,7 +300,10 @@ class ChatService:
         answers from the passages found; a question about a whole unit it names (a summary, a
         complete list) from the unit's own passages (answer/overview.py)."""
         kind = overview.mode(turn.question) if found.unit else None
+        started = time.perf_counter()
         planned = self._plan(turn, found, kind, options) if kind else None
+        # Reading the unit's passages is part of retrieval's time, as the answer's timings say.
+        retrieve_ms += (time.perf_counter() - started) * 1000
         if planned and not planned.lookup and found.unit and kind:
             writer = overview.Writer(model, self.prompts, options, self.embedder, self.bullets)
             answering = overview.answer(writer, turn.question, found.unit, planned, kind,
