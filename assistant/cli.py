@@ -453,7 +453,7 @@ def cmd_ui(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from assistant.serve import run
+    from assistant.openai_api import run
 
     run(settings, host=args.host, port=args.port, auth=args.auth)
     return 0

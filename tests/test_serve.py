@@ -21,8 +21,8 @@ import pytest
 
 from assistant.answer.generate import AnswerOptions, AnswerResult, generate
 from assistant.errors import ConfigError
-from assistant.serve import _END, ApiError, EngineRun, answer_text, parse_request, pieces
-from assistant.serving import ApiAuth, check_api_serving
+from assistant.openai_api import _END, ApiError, EngineRun, answer_text, parse_request, pieces
+from assistant.server_access import ApiAuth, check_api_serving
 from tests.fakes import FakeChatModel
 from tests.helpers import TEST_MODEL, free_port, wait_until_answers
 from tests.test_generate import PASSAGES, PROMPTS

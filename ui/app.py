@@ -25,7 +25,7 @@ import gradio as gr  # noqa: E402
 from assistant.chat import ChatService  # noqa: E402
 from assistant.errors import AssistantError  # noqa: E402
 from assistant.eval.questions import KINDS  # noqa: E402
-from assistant.serving import check_serving, is_loopback, parse_auth  # noqa: E402,F401
+from assistant.server_access import check_serving, is_loopback, parse_auth  # noqa: E402,F401
 from assistant.settings import REPO_ROOT, Settings  # noqa: E402
 from ui import a11y, corpus_url, sources_html  # noqa: E402
 from ui.chat import STARTERS, ChatHandlers  # noqa: E402

@@ -1,4 +1,4 @@
-"""`assistant serve`: the grounded assistant as an OpenAI-compatible model.
+"""`assistant serve`: the grounded assistant as an OpenAI-compatible HTTP API (FastAPI).
 
 `GET /v1/models` lists the models a client may ask for (installed catalog models, the configured
 default, Ollama's models, configured `openai:` endpoints); `POST /v1/chat/completions` answers the
@@ -47,7 +47,7 @@ from assistant.errors import (
 from assistant.models.base import Message
 from assistant.models.registry import available_models
 from assistant.retrieve.hybrid import Retrieval
-from assistant.serving import ApiAuth, check_api_serving
+from assistant.server_access import ApiAuth, check_api_serving
 from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
