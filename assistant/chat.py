@@ -25,7 +25,7 @@ from assistant.prompts import PromptLibrary
 from assistant.retrieve.hybrid import HybridRetriever, Retrieval
 from assistant.retrieve.units import Unit
 from assistant.settings import Settings
-from assistant.store import open_store, store_identity
+from assistant.store.chroma import open_store, store_identity
 
 log = logging.getLogger(__name__)
 

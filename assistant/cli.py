@@ -165,7 +165,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.ingest.pipeline import ingest, sources_from_paths
-    from assistant.store import open_store, write_lock
+    from assistant.store.chroma import open_store
+    from assistant.store.lock import write_lock
 
     if args.list or args.remove:
         store = open_store(settings)

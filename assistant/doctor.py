@@ -12,7 +12,8 @@ from assistant.corpus import load_manifest, sha256_file
 from assistant.errors import AssistantError, StoreDamaged
 from assistant.ingest.pipeline import ingest_code_version, sources_from_paths
 from assistant.settings import Settings
-from assistant.store import REBUILD_HINT, open_store
+from assistant.store.chroma import open_store
+from assistant.store.damage import REBUILD_HINT
 
 
 @dataclass

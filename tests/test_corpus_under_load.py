@@ -155,7 +155,7 @@ def browser_ask(url: str, question: str) -> tuple[str, list[str]]:
 
 
 def test_answers_keep_coming_while_the_corpus_changes(live: Live) -> None:
-    from assistant.store import open_store
+    from assistant.store.chroma import open_store
 
     # Before anything changes, the harbour question finds the harbour notes (else the check
     # after the removal below could not fail).
@@ -194,7 +194,7 @@ def test_answers_keep_coming_while_the_corpus_changes(live: Live) -> None:
 def test_an_ingest_while_another_writes_is_refused_in_the_page(live: Live) -> None:
     from gradio_client.exceptions import AppError
 
-    from assistant.store import write_lock
+    from assistant.store.lock import write_lock
 
     c = client(live.url)
     try:

@@ -16,7 +16,7 @@ from assistant.ingest.chunking import chunk_blocks
 from assistant.ingest.loaders import load_blocks
 from assistant.retrieve.hybrid import HybridRetriever
 from assistant.settings import load_settings
-from assistant.store import open_store
+from assistant.store.chroma import open_store
 
 pytestmark = pytest.mark.slow
 

@@ -52,7 +52,7 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, list
     """A data directory whose store holds the two documents, one upload and one web page."""
     from assistant.ingest.pipeline import ingest, sources_from_paths
     from assistant.ingest.web import CrawlOptions, ingest_urls
-    from assistant.store import open_store
+    from assistant.store.chroma import open_store
 
     base = tmp_path_factory.mktemp("recovery")
     manifest = small_manifest(base / "index")
@@ -111,7 +111,7 @@ def test_a_damaged_store_is_named_then_rebuilt_from_the_data_directory(
 ) -> None:
     from assistant.doctor import check
     from assistant.ingest.recover import rebuild
-    from assistant.store import open_store
+    from assistant.store.chroma import open_store
 
     settings = copy_of(pristine, tmp_path)
     damage(settings.store_dir, how)
@@ -179,7 +179,7 @@ def test_doctor_finds_missing_chunks_a_wrong_stamp_and_a_missing_document(
     import json
 
     from assistant.doctor import check
-    from assistant.store import open_store
+    from assistant.store.chroma import open_store
 
     settings = copy_of(pristine, tmp_path)
     assert check(settings).ok
@@ -202,7 +202,8 @@ def test_two_ingests_at_once_one_is_refused_and_nothing_changes(
     pristine: tuple[Path, Path, list[str]], tmp_path: Path,
 ) -> None:
     from assistant.ingest.pipeline import ingest, sources_from_paths
-    from assistant.store import open_store, write_lock
+    from assistant.store.chroma import open_store
+    from assistant.store.lock import write_lock
 
     settings = copy_of(pristine, tmp_path)
     extra = tmp_path / "ferry-times.txt"

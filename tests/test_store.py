@@ -4,7 +4,7 @@ import pytest
 
 from assistant.errors import StoreMismatch
 from assistant.ingest.chunking import Chunk
-from assistant.store import Store, store_identity
+from assistant.store.chroma import Store, store_identity
 
 IDENTITY = {"embedder": "fake", "chunking": "words/10"}
 
@@ -68,7 +68,7 @@ def test_an_old_store_is_re_embedded_once_keeping_its_documents(tmp_path, caplog
     from assistant.embeddings import get_embedder
     from assistant.ingest.pipeline import ingest, sources_from_paths
     from assistant.settings import load_settings
-    from assistant.store import open_store
+    from assistant.store.chroma import open_store
 
     settings = load_settings(data_dir=tmp_path / "data")
     doc = tmp_path / "note.md"
@@ -107,10 +107,10 @@ def test_vector_search_returns_cosine(tmp_path):
 def test_new_loader_code_recuts_an_unchanged_file(tmp_path, monkeypatch):
     """A document indexed by older loading/chunking code is cut again on the next ingest, under
     a new version, even though its file did not change; a second ingest leaves it alone."""
-    from assistant import store as store_module
     from assistant.corpus import Source
     from assistant.ingest import pipeline
     from assistant.settings import Settings
+    from assistant.store import chroma as store_module
 
     doc = tmp_path / "notes.txt"
     doc.write_text("The bridge opened in 1932. It carries six lanes of traffic.\n")

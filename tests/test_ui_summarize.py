@@ -22,7 +22,7 @@ from assistant.answer.citations import Sentence
 from assistant.answer.generate import AnswerResult
 from assistant.retrieve.hybrid import Passage, Retrieval
 from assistant.settings import Settings
-from assistant.store import DocRecord
+from assistant.store.chroma import DocRecord
 from tests.test_ui_render import assert_inert, passage, record, tags
 from ui import answer_html, export, scope, sources_html
 from ui.chat import ChatHandlers

@@ -17,7 +17,7 @@ import pytest
 
 from assistant.ingest.web import CrawlOptions, ingest_linked, ingest_urls, url_doc_id
 from assistant.settings import load_settings
-from assistant.store import open_store
+from assistant.store.chroma import open_store
 from tests.helpers import SITE, TEST_MODEL, free_port, serve
 
 ARTICLE = "/news/eu-ai-rules.html"

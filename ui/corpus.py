@@ -13,7 +13,7 @@ from assistant.corpus import Source, load_manifest
 from assistant.errors import AssistantError
 from assistant.ingest.pipeline import IngestReport, ingest, slug, sources_from_paths
 from assistant.settings import Settings
-from assistant.store import write_lock
+from assistant.store.lock import write_lock
 from ui import corpus_html, escape
 
 COLUMNS = ["doc_id", "title", "publisher", "date", "license", "chunks", "indexed"]

@@ -53,7 +53,7 @@ def say(msg: str) -> None:
 
 def bench_ingest(settings: Settings, data_dir: Path) -> dict[str, Any]:
     from assistant.embeddings import get_embedder
-    from assistant.store import open_store
+    from assistant.store.chroma import open_store
 
     s = settings.model_copy(update={"data_dir": data_dir})
     cold = ingest(s, progress=False)
@@ -260,7 +260,7 @@ def bench_scale(settings: Settings, target_chunks: int, data_dir: Path) -> dict[
     from assistant.embeddings import get_embedder
     from assistant.ingest.chunking import Chunk
     from assistant.retrieve.hybrid import HybridRetriever
-    from assistant.store import open_store
+    from assistant.store.chroma import open_store
 
     s = settings.model_copy(update={"data_dir": data_dir, "collection": "scale"})
     embedder = get_embedder(s.embedder)

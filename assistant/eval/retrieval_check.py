@@ -20,7 +20,7 @@ from assistant.eval.metrics import lookups, matches, mean, reciprocal_rank
 from assistant.eval.questions import Question, load_questions, select
 from assistant.eval.runner import RETRIEVAL_FILE, WARM_UP_QUERY, _read_jsonl, _retrieval_key
 from assistant.settings import Settings
-from assistant.store import store_identity
+from assistant.store.chroma import store_identity
 
 
 def retrieval_row(q: Question, passages: Sequence[dict[str, Any]]) -> dict[str, Any]:

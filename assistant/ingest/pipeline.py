@@ -21,7 +21,9 @@ from assistant.ingest.chunking import chunk_blocks
 from assistant.ingest.injection import kinds
 from assistant.ingest.loaders import EXTENSIONS, load_blocks
 from assistant.settings import Settings
-from assistant.store import Store, open_for_rebuild, open_store, write_lock
+from assistant.store.chroma import Store, open_store
+from assistant.store.lock import write_lock
+from assistant.store.recovery import open_for_rebuild
 
 log = logging.getLogger(__name__)
 

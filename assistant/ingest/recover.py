@@ -14,7 +14,9 @@ from assistant.errors import AssistantError
 from assistant.ingest.pipeline import IngestReport, ProgressFn, ingest, sources_from_paths
 from assistant.ingest.urls import normalise_url
 from assistant.settings import Settings
-from assistant.store import doc_ids_in_files, open_store, write_lock
+from assistant.store.chroma import open_store
+from assistant.store.lock import write_lock
+from assistant.store.recovery import doc_ids_in_files
 
 log = logging.getLogger(__name__)
 

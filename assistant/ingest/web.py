@@ -38,7 +38,7 @@ from assistant.ingest.pipeline import IngestReport, ingest
 from assistant.ingest.urls import clean_url, normalise_url, site_of
 from assistant.ingest.web_cache import FetchedPage, WebCache
 from assistant.settings import Settings
-from assistant.store import open_store
+from assistant.store.chroma import open_store
 
 log = logging.getLogger(__name__)
 

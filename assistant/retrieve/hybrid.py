@@ -21,7 +21,7 @@ from assistant.retrieve.references import Ref, covers, parse_refs, span
 from assistant.retrieve.text import tokens
 from assistant.retrieve.units import Unit
 from assistant.settings import Settings
-from assistant.store import Store, StoredChunk
+from assistant.store.chroma import Store, StoredChunk
 
 log = logging.getLogger(__name__)
 

@@ -9,26 +9,27 @@ the next ingest sweeps away whatever the kill left behind.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import logging
 import os
-import re
-import tempfile
-import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from assistant.embeddings import Embedder, get_embedder
-from assistant.errors import IngestBusy, StoreDamaged, StoreMismatch, StoreUnavailable
+from assistant.errors import StoreMismatch, StoreUnavailable
 from assistant.ingest.chunking import Chunk
 from assistant.settings import Settings
+from assistant.store.damage import (
+    SQLITE,
+    as_store_error,
+    damaged_store,
+    forget_client,
+    missing_database,
+    quiet_stderr,
+)
 
 log = logging.getLogger(__name__)
 
@@ -55,72 +56,6 @@ class DocRecord:
     meta: dict[str, str]
     # The version of the loading and chunking code that cut the chunks (code_version).
     ingest: str = ""
-
-
-REBUILD_HINT = ("run `assistant ingest --rebuild`: it keeps the damaged store aside and rebuilds "
-                "from your documents (`assistant doctor` shows what is missing)")
-
-
-def _first_line(e: BaseException) -> str:
-    # Chroma's Rust errors carry a backtrace note and the panic's location; the first line of
-    # the message is what says what went wrong.
-    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
-    return f"{type(e).__name__}: {text[:200]}"
-
-
-def damaged_store(where: str, e: BaseException | str) -> StoreDamaged:
-    """The one message for an embedded store Chroma cannot read, wherever it is opened (ask, ui,
-    serve, ingest): what failed and the command that recovers."""
-    why = e if isinstance(e, str) else _first_line(e)
-    return StoreDamaged(f"The store at {where} is damaged ({why})", REBUILD_HINT)
-
-
-# A local store's read failing with one of these means its files are damaged, not that the
-# store is busy or a collection was swapped under us (the Rust bindings raise InternalError or
-# panic, and sqlite reports the page it could not read).
-_DAMAGE = re.compile(
-    r"malformed|not a database|disk image|backfill|compactor|log store|no such table|"
-    r"Expect it to be fetched|corrupt|unable to open database|database disk|file is not",
-    re.IGNORECASE,
-)
-
-
-def _is_damage(e: BaseException) -> bool:
-    return type(e).__name__ in ("PanicException", "InternalError") or bool(_DAMAGE.search(str(e)))
-
-
-def _wrap(e: BaseException, where: str, local: bool = False) -> StoreUnavailable:
-    if local and _is_damage(e):
-        return damaged_store(where, e)
-    return StoreUnavailable(
-        f"The Chroma store at {where} failed ({_first_line(e)})",
-        "if it is a Chroma server, check that `chroma run` is up; else check the data directory",
-    )
-
-
-@contextlib.contextmanager
-def _quiet_stderr() -> Iterator[list[str]]:
-    """Chroma's Rust side writes its panics ("thread ... panicked at", "note: run with
-    `RUST_BACKTRACE=1`") straight to file descriptor 2; while a local store is opened and probed
-    they go to a temporary file instead, and are logged at debug level."""
-    captured: list[str] = []
-    try:
-        saved = os.dup(2)
-    except OSError:
-        yield captured
-        return
-    with tempfile.TemporaryFile() as tmp:
-        os.dup2(tmp.fileno(), 2)
-        try:
-            yield captured
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            tmp.seek(0)
-            text = tmp.read().decode("utf-8", "replace").strip()
-            if text:
-                captured.append(text)
-                log.debug("Chroma wrote while opening the store: %s", text[:2000])
 
 
 class Store:
@@ -159,7 +94,7 @@ class Store:
         except BaseException as e:  # the Rust bindings panic with a BaseException
             if self.local:
                 forget_client(str(path))
-            raise _wrap(e, self.where, self.local) from e
+            raise as_store_error(e, self.where, self.local) from e
 
     def probe(self) -> None:
         """Read a little of everything a question reads (counts, the document table, a stored
@@ -394,8 +329,8 @@ class Store:
                     self._reattach()
                     return fn()
                 except Exception as again:
-                    raise _wrap(again, self.where, self.local) from again
-            raise _wrap(e, self.where, self.local) from e
+                    raise as_store_error(again, self.where, self.local) from again
+            raise as_store_error(e, self.where, self.local) from e
 
 
 def store_identity(settings: Settings, embedder: Embedder) -> dict[str, str]:
@@ -403,24 +338,6 @@ def store_identity(settings: Settings, embedder: Embedder) -> dict[str, str]:
         "embedder": embedder.identity,
         "chunking": f"sentences/{settings.chunk_tokens}t/overlap{settings.chunk_overlap_tokens}t",
     }
-
-
-SQLITE = "chroma.sqlite3"
-
-
-def missing_database(store_dir: Path) -> bool:
-    """Segment folders but no database: Chroma would quietly start an empty store beside them."""
-    return not (store_dir / SQLITE).exists() and any(
-        p.is_dir() and re.fullmatch(r"[0-9a-f-]{36}", p.name) for p in store_dir.glob("*"))
-
-
-def forget_client(path: str) -> None:
-    """Drop Chroma's cached client system for `path`: it caches one per folder even when starting
-    it failed, and every later client of that folder would get the broken one."""
-    from chromadb.api.shared_system_client import SharedSystemClient
-
-    SharedSystemClient._identifier_to_system.pop(path, None)
-    SharedSystemClient._identifier_to_refcount.pop(path, None)
 
 
 def open_store(settings: Settings, embedder: Embedder | None = None, check: bool = True) -> Store:
@@ -438,101 +355,9 @@ def open_store(settings: Settings, embedder: Embedder | None = None, check: bool
         where.mkdir(parents=True, exist_ok=True)
         # The env is read when Chroma's Rust side starts; a short panic note is all it adds.
         os.environ.setdefault("RUST_BACKTRACE", "0")
-        with _quiet_stderr():
+        with quiet_stderr():
             store = Store(settings.collection, identity, path=str(where))
             store.probe()
     if check:
         store.check_identity()
     return store
-
-
-def move_aside(settings: Settings) -> Path:
-    """Rename the (damaged) store folder to `store.damaged-<UTC date and time>`, kept for
-    inspection, and forget Chroma's cached client for the path so a new store can start there
-    (a live service's old handles then find the new store: Store._reattach)."""
-    src = settings.store_dir
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    dest = src.with_name(f"{src.name}.damaged-{stamp}")
-    n = 1
-    while dest.exists():
-        n += 1
-        dest = src.with_name(f"{src.name}.damaged-{stamp}-{n}")
-    if src.exists():
-        src.rename(dest)
-    forget_client(str(src))
-    return dest
-
-
-def open_for_rebuild(settings: Settings, embedder: Embedder | None = None
-                     ) -> tuple[Store, Path | None, str]:
-    """An empty store to rebuild into: the current one reset, or, when it is damaged, a new one
-    with the damaged folder moved aside. Returns the store, where the damaged one went (None if
-    it was healthy) and what was wrong with it."""
-    try:
-        store = open_store(settings, embedder, check=False)
-    except StoreDamaged as e:
-        moved = move_aside(settings)
-        log.warning("moved the damaged store aside to %s", moved)
-        return open_store(settings, embedder, check=False), moved, e.message
-    store.reset()
-    return store, None, ""
-
-
-def doc_ids_in_files(store_dir: Path) -> list[str] | None:
-    """The document ids a store's database names, read with sqlite directly (so it works on a
-    store Chroma cannot open, as far as its pages are readable); None when nothing is."""
-    import sqlite3
-
-    try:
-        db = sqlite3.connect(f"file:{store_dir / SQLITE}?mode=ro", uri=True)
-        try:
-            rows = db.execute("SELECT DISTINCT string_value FROM embedding_metadata "
-                              "WHERE key = 'doc_id'").fetchall()
-        finally:
-            db.close()
-    except sqlite3.Error:
-        return None
-    return sorted(str(r[0]) for r in rows if r[0])
-
-
-# -- one writer at a time ------------------------------------------------------------------------
-
-_held = threading.local()
-
-
-@contextlib.contextmanager
-def write_lock(settings: Settings, what: str) -> Iterator[None]:
-    """Hold the data directory's write lock (`ingest.lock`) while `what` changes the store.
-    Another process or thread that tries meanwhile is refused with IngestBusy, which names the
-    holder; the same thread may nest (a rebuild runs ingests). The OS drops the lock of a
-    killed process, so a crash never leaves it stuck."""
-    if getattr(_held, "depth", 0):
-        _held.depth += 1
-        try:
-            yield
-        finally:
-            _held.depth -= 1
-        return
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    path = settings.data_dir / "ingest.lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 300, 0).decode("utf-8", "replace").strip() or "another process"
-            raise IngestBusy(
-                f"Another ingest is changing the store in {settings.data_dir} ({holder})",
-                "wait for it to finish and run this again; nothing was changed",
-            ) from None
-        os.ftruncate(fd, 0)
-        started = time.strftime("%H:%M:%S UTC", time.gmtime())
-        os.pwrite(fd, f"{what}, pid {os.getpid()}, since {started}".encode(), 0)
-        _held.depth = 1
-        try:
-            yield
-        finally:
-            _held.depth = 0
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
