@@ -122,7 +122,7 @@ class ChatService:
             # How a prompt reaches the model (chat template, stop words) shapes the answer too.
             "answer_code": source_version("answer/*.py", "answer/checks/*.py",
                                           "ingest/injection.py", "models/base.py",
-                                          "models/backends.py"),
+                                          "models/backends.py", "sentences.py"),
         }
         self.options()  # an unknown check name fails here, before any question
 

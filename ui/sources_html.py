@@ -3,12 +3,12 @@ marked), the passages retrieved but not cited, and those of an answer still bein
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlparse
 
 from assistant.retrieve.text import tokens
+from assistant.sentences import Rule, spans
 from ui.escape import esc, safe_url
 from ui.records import merged_for_sources
 
@@ -19,9 +19,18 @@ def anchor(turn: int, n: int) -> str:
     return f"src-{int(turn)}-{int(n)}"
 
 
+# The chunker's clause ends, whatever follows them: a mark covers the clause that supports a
+# claim, not every clause up to the next capital.
+CLAUSES = Rule(ends=r"[.!?;:]")
+
+
 def _sentences(text: str) -> list[str]:
     """Split a passage into sentence-ish pieces, separators kept, so joining gives it back."""
-    return re.split(r"((?<=[.!?;:])\s+|\n+)", text)
+    cut = spans(text, CLAUSES)
+    pieces = [text[slice(*cut[0])]]
+    for (_, end), (start, stop) in zip(cut, cut[1:], strict=False):
+        pieces += [text[end:start], text[start:stop]]
+    return pieces
 
 
 def highlight(passage: str, claims: Sequence[str], min_share: float = 0.34) -> str:

@@ -15,9 +15,13 @@ import re
 from dataclasses import dataclass, field
 
 from assistant.retrieve.text import tokens
+from assistant.sentences import Rule, split
 
 MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9“\"(])|\n+")
+# An answer is checked a sentence at a time, and a model writes whole sentences: a semicolon
+# joins two clauses of one claim, which share its marker. The next sentence must open with a
+# capital or a figure, so "e.g. the" or "Art. 5" stays whole.
+SENTENCES = Rule(ends=r"[.!?]", opens=r"[A-Z0-9“\"(]")
 
 SUPPORT_THRESHOLD = 0.5
 
@@ -48,7 +52,7 @@ def strip_markers(text: str) -> str:
 def split_sentences(text: str) -> list[str]:
     # Markers stay attached to the sentence they close: "... Ek [1]. Next" splits after "[1]."
     text = re.sub(r"\.\s*(\[\d+(?:\s*,\s*\d+)*\])", r" \1.", text)
-    return [s.strip() for s in _SENTENCE.split(text) if s and s.strip()]
+    return [s.strip() for s in split(text, SENTENCES) if s and s.strip()]
 
 
 def _is_number(word: str) -> bool:
@@ -170,7 +174,7 @@ def check_sentences(
 
 def render(sentences: list[Sentence]) -> str:
     """The answer text with checked markers: "Sentence [2]." — one marker list per sentence."""
-    parts = []
+    parts: list[str] = []
     for s in sentences:
         if parts and s.text.startswith("- "):
             parts.append("\n")  # a bullet starts its own line

@@ -12,15 +12,17 @@ three is worth more than a refusal (truth score +0.3 a quote against 0).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from assistant.retrieve.text import tokens
+from assistant.sentences import Rule, split
 
 # Clause ends, and line breaks between list items; the semicolons of legal lists end clauses.
-# A closing quotation mark stays with its sentence: ‘… models.” Zuckerberg …’ is two.
-_SPLIT = re.compile(r"(?:(?<=[.;!?])|(?<=[.;!?][”\"’]))\s+(?=[A-Z0-9“\"(])|\n+")
+# A closing quotation mark stays with its sentence: ‘… models.” Zuckerberg …’ is two. Unlike
+# chunking, a colon does not end one: "Definition: An AI system is …" keeps its label; a list's
+# opening line ends at its line break (and is dropped below).
+SENTENCES = Rule(ends=r"[.;!?]", closers=r"[”\"’]?", opens=r"[A-Z0-9“\"(]")
 MIN_WORDS = 4
 # Weight of the share of the question's words a sentence holds, beside cosine similarity:
 # MiniLM alone ranks a sentence about the same topic above the one with the asked-for fact.
@@ -38,7 +40,7 @@ def candidate_sentences(text: str) -> list[str]:
     """Sentences that can stand alone: a line that opens a list ("… all the elements below:")
     says nothing by itself, and a short fragment is a heading."""
     out = []
-    for piece in _SPLIT.split(text):
+    for piece in split(text, SENTENCES):
         piece = piece.strip()
         if len(piece.split()) >= MIN_WORDS and not piece.endswith(":"):
             out.append(piece)

@@ -15,6 +15,7 @@ from typing import Any, Literal, TypeVar
 from assistant.answer.checks import NO_EVIDENCE, NOT_MENTIONED
 from assistant.answer.citations import markers, support
 from assistant.eval.compare import wilson
+from assistant.sentences import Rule, split
 
 Record = Mapping[str, Any]
 
@@ -65,8 +66,11 @@ TRUTH = {"right": 1, "refused": 0, "wrong": -1}
 # Leading quotes, markdown and punctuation before an answer's first word ("**No.**", "> Yes").
 _FIRST_WORD = re.compile(r"[\W_]*([^\W_]+)")
 # A sentence ends at . ! ? before a capital (or the end), or at a line break: "Art. 53(1)" and
-# "e.g. the" stay inside one sentence.
-_SENTENCE_END = re.compile(r"[.!?]+[*_]*(?=\s+[\"'“‘(\[*]*[A-Z]|\s*$)|\n")
+# "e.g. the" stay inside one sentence. Answers are markdown, so the end mark may sit inside bold
+# ("**No.** The licence") and the next sentence open with quotes, brackets or "**"; the end mark
+# is dropped: only the words are read (is the first sentence negated?).
+FIRST_SENTENCE = Rule(ends=r"[.!?]", closers=r"[*_]*", opens=r"[\"'“‘(\[*]*[A-Z]",
+                      keep_ends=False)
 # "No 765/2008" numbers a regulation; it negates nothing.
 _NEGATION = re.compile(
     r"\b(?:not|never|cannot|none|nothing|neither|nor)\b|n['’]t\b|\bno\b(?!\.?\s*\d)",
@@ -82,7 +86,7 @@ def _first_word(text: str) -> tuple[str, str]:
 
 def first_sentence(text: str) -> str:
     # Punctuation left of the first word too: the text after "Yes." starts with ". It ...".
-    return _SENTENCE_END.split(text.lstrip(" \t\r\n.,:;!?"), maxsplit=1)[0].rstrip()
+    return split(text.lstrip(" \t\r\n.,:;!?"), FIRST_SENTENCE)[0].rstrip()
 
 
 def polarity(text: str) -> Polarity | None:

@@ -6,15 +6,18 @@ pieces the embedder reads (MiniLM silently cuts everything past 256).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from assistant.ingest.blocks import Block
+from assistant.sentences import Rule, split
 
 CountTokens = Callable[[str], int]
 
-_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+(?=[\"“(‘A-Z0-9])|\n+")
+# Chunks are packed from clauses, not only sentences: a semicolon or colon ends a unit too, so a
+# legal list's items ("…; (b) …") and the line that opens it ("… shall be prohibited:") can be
+# packed apart, and the opening line found (see _units). Changing this re-cuts the corpus.
+SENTENCES = Rule(ends=r"[.!?;:]", opens=r"[\"“(‘A-Z0-9]")
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,7 @@ def _units(blocks: list[Block], offsets: list[int]) -> list[_Unit]:
     units = []
     for block, base in zip(blocks, offsets, strict=True):
         pos = 0
-        pieces = [p for p in _SENTENCE_END.split(block.text) if p.strip()]
+        pieces = [p for p in split(block.text, SENTENCES) if p.strip()]
         first = pieces[0].strip() if pieces else ""
         lead = first if first.endswith(":") and len(first) <= LEAD_CHARS else ""
         for i, piece in enumerate(pieces):

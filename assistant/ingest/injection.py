@@ -15,6 +15,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from assistant.sentences import Rule, spans
+
 # Role and template markers of the chat formats small models are trained on.
 _MARKERS = re.compile(
     r"<\|\s*(im_start|im_end|system|user|assistant|endoftext|eot_id|start_header_id)\s*\|>"
@@ -67,7 +69,10 @@ _BLOCKS = re.compile(
     re.IGNORECASE | re.DOTALL | re.MULTILINE,
 )
 
-_SENTENCE = re.compile(r"((?<=[.!?])\s+|\n+)")
+# Any whitespace after . ! ? ends a piece, whatever follows (the answer's and the chunker's
+# rules want a capital next): a piece found is cut out of the chunk, so the pieces are kept
+# small, and an order that spans two of them is still found (see `find`). Offsets, not text.
+SENTENCES = Rule(ends=r"[.!?]")
 
 NOTE = "(instruction to the assistant removed)"
 
@@ -101,14 +106,7 @@ def classify(sentence: str) -> str:
 
 def sentences(text: str) -> list[tuple[int, int]]:
     """Offsets of the sentence-ish pieces of `text` (split after . ! ? and at line breaks)."""
-    out, at = [], 0
-    for m in _SENTENCE.finditer(text):
-        if m.start() > at:
-            out.append((at, m.start()))
-        at = m.end()
-    if at < len(text):
-        out.append((at, len(text)))
-    return out
+    return [(a, b) for a, b in spans(text, SENTENCES) if b > a]
 
 
 def find(text: str) -> list[Finding]:

@@ -74,8 +74,9 @@ def _same_meta(stored: dict[str, str], meta: dict[str, str]) -> bool:
 
 def ingest_code_version() -> str:
     """A hash of the code that loads, extracts and chunks documents: every module under ingest/
-    but the orchestration (the same files `ingest/*.py` covered before the pipeline moved in)."""
-    return source_version("ingest/*.py", exclude=ORCHESTRATION)
+    but the orchestration (the same files `ingest/*.py` covered before the pipeline moved in),
+    and the sentence splitter the chunks are cut with."""
+    return source_version("ingest/*.py", "sentences.py", exclude=ORCHESTRATION)
 
 
 def slug(text: str) -> str:
