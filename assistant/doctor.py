@@ -8,9 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from assistant.corpus import load_manifest, sha256_file
+from assistant.corpus import sha256_file
 from assistant.errors import AssistantError, StoreDamaged
-from assistant.ingest.pipeline import ingest_code_version, sources_from_paths
+from assistant.ingest.corpus_service import CorpusService
+from assistant.ingest.pipeline import ingest_code_version
 from assistant.settings import Settings
 from assistant.store.chroma import open_store
 from assistant.store.damage import REBUILD_HINT
@@ -101,14 +102,12 @@ def _check_store(settings: Settings, store: Any, report: DoctorReport) -> None:
         report.add("warning", f"{orphans} chunks belong to no document (left by an interrupted "
                    "ingest)", "the next `assistant ingest` sweeps them")
     code = ingest_code_version()
-    try:
-        shipped = load_manifest(settings.corpus_manifest).documents
-    except AssistantError as e:
+    corpus = CorpusService(settings, store)
+    sources = corpus.sources()
+    if e := sources.manifest_error:
         report.add("warning", f"cannot read the manifest: {e.message}", e.hint)
-        shipped = []
-    uploads_dir = settings.data_dir / "uploads"
-    uploads = sources_from_paths([uploads_dir])[0] if uploads_dir.exists() else []
-    for source, kind in [*((s, "shipped") for s in shipped), *((s, "uploaded") for s in uploads)]:
+    for source, kind in [*((s, "shipped") for s in sources.shipped),
+                         *((s, "uploaded") for s in sources.uploads)]:
         r = records.get(source.doc_id)
         if r is None:
             report.add("error", f"{source.doc_id} ({kind}) is not indexed",
@@ -122,3 +121,7 @@ def _check_store(settings: Settings, store: Any, report: DoctorReport) -> None:
         if r.ingest and r.ingest != code:
             report.add("warning", f"{source.doc_id} was cut by older ingest code",
                        "run `assistant ingest`")
+    for page in corpus.imported():
+        if page.doc_id not in records:
+            report.add("warning", f"{page.doc_id} (imported from {page.urls[0]}) is not indexed",
+                       "run `assistant ingest --rebuild` to read it again from the web cache")

@@ -288,6 +288,17 @@ class Settings(BaseSettings):
         return self.data_dir / "store"
 
     @property
+    def uploads_dir(self) -> Path:
+        """Files added through the UI, kept so a re-index or a rebuild reads them again (files
+        named to `assistant ingest PATH` are read where they are)."""
+        return self.data_dir / "uploads"
+
+    @property
+    def web_cache_dir(self) -> Path:
+        """Pages fetched by URL import, so a rebuild re-reads them offline."""
+        return self.data_dir / "web-cache"
+
+    @property
     def models_dir(self) -> Path:
         return self.data_dir / "models"
 

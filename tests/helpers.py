@@ -3,6 +3,7 @@ fixture site served on 127.0.0.1 (with a few misbehaving paths for the fetcher's
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
 import threading
@@ -18,6 +19,24 @@ from pathlib import Path
 
 TEST_MODEL = "llamacpp:smollm2-135m"
 SITE = Path(__file__).parent / "data" / "site"
+REPO = Path(__file__).resolve().parents[1]
+# Two short shipped documents: a corpus that indexes in seconds.
+SMALL_DOCS = ("etcentric-meta-spotify-statement", "llama-3.2-acceptable-use-policy")
+
+
+def small_manifest(folder: Path) -> Path:
+    """The shipped manifest cut to SMALL_DOCS, with their files beside it in `folder`."""
+    text = (REPO / "index" / "sources.toml").read_text(encoding="utf-8")
+    entries = [e.split("[[linked]]")[0] for e in text.split("[[document]]")[1:]]
+    kept = [e for e in entries if any(f'doc_id = "{d}"' in e for d in SMALL_DOCS)]
+    assert len(kept) == 2
+    (folder / "documents").mkdir(parents=True)
+    for e in kept:
+        name = e.split('file = "')[1].split('"')[0]
+        shutil.copyfile(REPO / "index" / name, folder / name)
+    manifest = folder / "sources.toml"
+    manifest.write_text("".join("[[document]]" + e for e in kept), encoding="utf-8")
+    return manifest
 
 
 def free_port() -> int:

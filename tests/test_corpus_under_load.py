@@ -18,8 +18,7 @@ from typing import Any
 import pytest
 
 from assistant.settings import Settings, load_settings
-from tests.helpers import TEST_MODEL, free_port
-from tests.test_recovery import small_manifest
+from tests.helpers import TEST_MODEL, free_port, small_manifest
 from tests.test_ui_app import ASK, DETAILS
 
 pytestmark = pytest.mark.slow
@@ -69,11 +68,12 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     settings = load_settings(data_dir=data, corpus_manifest=manifest, model=TEST_MODEL, top_k=3,
                              prompt_budget_tokens=600, max_answer_tokens=32)
     assert not ingest(settings, progress=False).failed
-    (data / "uploads").mkdir()
-    (data / "uploads" / f"{HARBOUR}.txt").write_text(
+    settings.uploads_dir.mkdir()
+    (settings.uploads_dir / f"{HARBOUR}.txt").write_text(
         "Harbour notes\n\nThe harbour ferry to Lindholm leaves at nine every morning from pier "
         "four, and the crossing takes forty minutes.\n", encoding="utf-8")
-    assert not ingest(settings, sources_from_paths([data / "uploads"])[0], progress=False).failed
+    uploaded, _ = sources_from_paths([settings.uploads_dir])
+    assert not ingest(settings, uploaded, progress=False).failed
     app = build_app(settings, runs_dir=data / "runs")
     port = free_port()
     app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
@@ -109,7 +109,7 @@ def changer(live: Live) -> list[str]:
     a removal. Returns the report of each. (The upload button's own path, a file sent through
     gradio_client, is tested in test_ui_app; sent here beside two busy sessions on a loaded
     machine, its HTTP upload was dropped once, so the file is put in place directly.)"""
-    extra = live.settings.data_dir / "uploads" / "ferry-prices.txt"
+    extra = live.settings.uploads_dir / "ferry-prices.txt"
     extra.write_text("Ferry prices\n\nA return ticket to Lindholm costs twelve crowns.\n",
                      encoding="utf-8")
     c = client(live.url)

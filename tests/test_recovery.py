@@ -19,28 +19,12 @@ import pytest
 from assistant.errors import IngestBusy, StoreDamaged
 from assistant.offline import OFFLINE_ENV
 from assistant.settings import Settings, load_settings
-from tests.helpers import SITE, serve
+from tests.helpers import SITE, SMALL_DOCS, serve, small_manifest
 
 REPO = Path(__file__).resolve().parents[1]
-SMALL_DOCS = ("etcentric-meta-spotify-statement", "llama-3.2-acceptable-use-policy")
 UPLOAD = "The harbour ferry to Lindholm leaves at nine every morning from pier four.\n"
 
 pytestmark = pytest.mark.slow
-
-
-def small_manifest(folder: Path) -> Path:
-    """The shipped manifest cut to two small documents, with their files beside it."""
-    text = (REPO / "index" / "sources.toml").read_text(encoding="utf-8")
-    entries = [e.split("[[linked]]")[0] for e in text.split("[[document]]")[1:]]
-    kept = [e for e in entries if any(f'doc_id = "{d}"' in e for d in SMALL_DOCS)]
-    assert len(kept) == 2
-    (folder / "documents").mkdir(parents=True)
-    for e in kept:
-        name = e.split('file = "')[1].split('"')[0]
-        shutil.copyfile(REPO / "index" / name, folder / name)
-    manifest = folder / "sources.toml"
-    manifest.write_text("".join("[[document]]" + e for e in kept), encoding="utf-8")
-    return manifest
 
 
 def settings_at(data_dir: Path, manifest: Path) -> Settings:
@@ -59,9 +43,9 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, list
     data = base / "data"
     settings = settings_at(data, manifest)
     assert not ingest(settings, progress=False).failed
-    (data / "uploads").mkdir()
-    (data / "uploads" / "harbour-notes.txt").write_text(UPLOAD, encoding="utf-8")
-    sources, _ = sources_from_paths([data / "uploads"])
+    settings.uploads_dir.mkdir()
+    (settings.uploads_dir / "harbour-notes.txt").write_text(UPLOAD, encoding="utf-8")
+    sources, _ = sources_from_paths([settings.uploads_dir])
     assert not ingest(settings, sources, progress=False).failed
     with serve(SITE) as site:
         web = ingest_urls(settings, [f"{site.base}/news/eu-ai-rules.html"],
@@ -110,7 +94,7 @@ def test_a_damaged_store_is_named_then_rebuilt_from_the_data_directory(
     pristine: tuple[Path, Path, list[str]], tmp_path: Path, how: str,
 ) -> None:
     from assistant.doctor import check
-    from assistant.ingest.recover import rebuild
+    from assistant.ingest.corpus_service import CorpusService
     from assistant.store.chroma import open_store
 
     settings = copy_of(pristine, tmp_path)
@@ -126,7 +110,7 @@ def test_a_damaged_store_is_named_then_rebuilt_from_the_data_directory(
     before = check(settings)
     assert not before.ok and "is damaged" in before.lines()[1], before.lines()
 
-    report = rebuild(settings, progress=False)
+    report = CorpusService(settings).rebuild(progress=False)
     moved = Path(report.index.moved_aside)
     assert moved.parent == settings.data_dir and moved.name.startswith("store.damaged-20")
     assert moved.exists() and any(moved.iterdir())  # the damaged files are kept

@@ -11,7 +11,7 @@ import gradio as gr
 
 from assistant.chat import ChatService
 from assistant.errors import AssistantError
-from assistant.ingest.web import CrawlOptions, ingest_urls
+from assistant.ingest.web import CrawlOptions
 from assistant.settings import Settings
 from ui import corpus_html
 from ui.corpus import CorpusHandlers
@@ -54,11 +54,10 @@ class UrlImport:
         crawl = replace(crawl_options(follow, depth, same_site, max_pages), delay_s=self.delay_s)
         progress(0.0, desc=f"fetching {urls[0]}")
         try:
-            report = ingest_urls(self.settings, urls, crawl, progress=False,
-                                 on_progress=lambda f, msg: progress(f, desc=msg))
+            report = self.service.corpus.import_urls(
+                urls, crawl, on_progress=lambda f, msg: progress(f, desc=msg))
         except AssistantError as e:
             raise gr.Error(str(e)) from e
-        self.service.retriever.invalidate()
         outcomes = report.outcomes()
         failed = [o for o in outcomes if o.status == "skipped"]
         if failed:

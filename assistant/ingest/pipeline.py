@@ -63,7 +63,8 @@ class IngestReport:
 
 # The orchestration modules are left out of the ingest code version: a change to how documents are
 # scheduled or crawled does not change the chunks a document is cut into.
-ORCHESTRATION = ("ingest/pipeline.py", "ingest/web.py", "ingest/recover.py")
+ORCHESTRATION = ("ingest/pipeline.py", "ingest/web.py", "ingest/recover.py",
+                 "ingest/corpus_service.py", "ingest/web_cache.py")
 
 
 def _same_meta(stored: dict[str, str], meta: dict[str, str]) -> bool:

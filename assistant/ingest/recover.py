@@ -1,18 +1,16 @@
-"""Rebuild the store from what the data directory and the manifest hold: the shipped documents,
-the uploaded files (`<data>/uploads`) and the pages in the web cache (re-read offline). A
-damaged store is moved aside first (store.open_for_rebuild), so `assistant ingest --rebuild`
-works whatever state the store is in."""
+"""Rebuild the store from what the corpus holds (the shipped documents, the uploaded files and
+the pages in the web cache, re-read offline; listed by ingest/corpus_service.py). A damaged store
+is moved aside first (store.open_for_rebuild), so `assistant ingest --rebuild` works whatever
+state the store is in, and the documents nothing could bring back are named."""
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 
-from assistant.corpus import Source, load_manifest
+from assistant.corpus import Source
 from assistant.errors import AssistantError
-from assistant.ingest.pipeline import IngestReport, ProgressFn, ingest, sources_from_paths
-from assistant.ingest.urls import normalise_url
+from assistant.ingest.pipeline import IngestReport, ProgressFn, ingest
 from assistant.settings import Settings
 from assistant.store.chroma import open_store
 from assistant.store.lock import write_lock
@@ -44,44 +42,22 @@ class RecoveryReport:
         return "\n".join(lines)
 
 
-def web_cache_pages(settings: Settings) -> list[str | Source]:
-    """The URLs the web cache holds a good copy of; a manifest `[[linked]]` entry keeps its doc
-    id and metadata."""
-    root = settings.data_dir / "web-cache"
-    try:
-        linked = {normalise_url(s.url): s for s in load_manifest(settings.corpus_manifest).linked
-                  if s.url}
-    except AssistantError:
-        linked = {}
-    out: dict[str, str | Source] = {}
-    for meta_path in sorted(root.glob("??/*.json")):
-        try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if int(meta.get("status", 0)) != 200 or not meta.get("url"):
-            continue
-        key = normalise_url(meta["url"])
-        out.setdefault(key, linked.get(key) or meta["url"])
-    return list(out.values())
-
-
-def rebuild(settings: Settings, progress: bool = True,
-            on_progress: ProgressFn | None = None) -> RecoveryReport:
+def rebuild_from(settings: Settings, shipped: list[Source], uploads: list[Source],
+                 skipped: list[tuple[str, str]], pages: list[str | Source], progress: bool = True,
+                 on_progress: ProgressFn | None = None) -> RecoveryReport:
+    """Index `shipped` and `uploads` anew (the store moved aside first when damaged), then the
+    web `pages` from the cache, offline; what the corpus holds is the corpus service's to say
+    (ingest/corpus_service.py)."""
     from assistant.ingest.web import CrawlOptions, ingest_urls
 
     with write_lock(settings, "rebuild"):
         before = _indexed_before(settings)
-        shipped = list(load_manifest(settings.corpus_manifest).documents)
-        uploads_dir = settings.data_dir / "uploads"
-        uploads, skipped = sources_from_paths([uploads_dir]) if uploads_dir.exists() else ([], [])
         report = RecoveryReport(ingest(settings, shipped + uploads, rebuild=True,
                                        progress=progress, on_progress=on_progress))
         report.skipped = skipped + report.index.failed
         failed = {name for name, _ in report.index.failed}
         report.shipped = [s.doc_id for s in shipped if s.path and s.path.name not in failed]
         report.uploads = [s.doc_id for s in uploads if s.path and s.path.name not in failed]
-        pages = web_cache_pages(settings)
         if pages:
             web = ingest_urls(settings, pages, CrawlOptions(offline=True, delay_s=0),
                               progress=progress)

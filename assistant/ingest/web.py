@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import json
 import logging
 import re
 import sys
@@ -148,6 +149,9 @@ class _Kept:
     doc_id: str
     url: str
     shingles: frozenset[str]
+    # The addresses the page was fetched under (the web cache keys), and whether it led a crawl.
+    fetched: tuple[str, ...] = ()
+    lead: bool = False
 
 
 @dataclass
@@ -237,7 +241,7 @@ class _Crawl:
         self.report = report
         self.options = options
         self.existing = existing
-        self.extracted = settings.data_dir / "web-cache" / "extracted"
+        self.extracted = settings.web_cache_dir / "extracted"
         self.seen: dict[str, str] = {}  # normalised URL -> the URL first fetched for it
         self.by_key: dict[str, _Kept] = {}  # normalised URL (fetched, final, canonical) -> page
         self.kept: list[_Kept] = []
@@ -317,13 +321,15 @@ class _Crawl:
             _write_if_changed(path, rendered.encode("utf-8"))
         else:
             _write_if_changed(path, page.body)
+        # A start URL is the lead article of its own crawl: "the article" of questions (a
+        # rebuild's seed says whether the page led its crawl).
+        lead = (task.depth == 0 and seed is None) or bool(seed and seed.lead)
         self.sources.append(WebSource(
             doc_id=doc_id, title=title, path=path, format=fmt, publisher=publisher, url=url,
             date=date, license="", author=author, verified=seed.verified if seed else "",
-            # A start URL is the lead article of its own crawl: "the article" of questions.
-            lead=task.depth == 0 and seed is None,
+            lead=lead,
         ))
-        kept = _Kept(doc_id, url, sh)
+        kept = _Kept(doc_id, url, sh, (task.url, page.final_url), lead)
         self.kept.append(kept)
         for k in {normalise_url(task.url), final_key, canon_key}:
             self.by_key[k] = kept
@@ -409,9 +415,8 @@ def ingest_urls(
     crawl = crawl or CrawlOptions()
     started = time.perf_counter()
     report = WebIngestReport()
-    cache = WebCache(settings.data_dir / "web-cache")
-    existing = {} if rebuild else _stored_shingles(
-        settings, settings.data_dir / "web-cache" / "extracted")
+    cache = WebCache(settings.web_cache_dir)
+    existing = {} if rebuild else _stored_shingles(settings, settings.web_cache_dir / "extracted")
     fetcher = Fetcher(cache, delay_s=crawl.delay_s, timeout_s=crawl.timeout_s,
                       connect_timeout_s=crawl.connect_timeout_s, max_bytes=crawl.max_bytes,
                       offline=crawl.offline)
@@ -448,10 +453,83 @@ def ingest_urls(
 
         report.index = ingest(settings, crawler.sources, rebuild=rebuild, progress=progress,
                               on_progress=index_progress)
+        failed = {Path(name).stem for name, _ in report.index.failed}
+        record_pages(settings, [k for k in crawler.kept if k.doc_id not in failed],
+                     report.duplicates)
     report.seconds = time.perf_counter() - started
     if on_progress:
         on_progress(1.0, report.summary())
     return report
+
+
+@dataclass(frozen=True)
+class ImportedPage:
+    """What a rebuild needs to index an imported page again as it was, and a removal to forget
+    it: its doc id, the addresses its web cache entries are keyed by (those it was fetched
+    under, then those found to hold the same page), its canonical URL, and whether it led its
+    crawl. Kept as `<web cache>/pages/<doc id>.json`."""
+
+    doc_id: str
+    urls: tuple[str, ...]
+    url: str = ""
+    lead: bool = False
+
+    def seed(self) -> Source:
+        return Source(doc_id=self.doc_id, title="", path=None, url=self.urls[0],
+                      online_only=True, lead=self.lead)
+
+
+def _pages_dir(settings: Settings) -> Path:
+    return settings.web_cache_dir / "pages"
+
+
+def record_pages(settings: Settings, kept: list[_Kept],
+                 duplicates: list[tuple[str, str]]) -> None:
+    """Note each indexed page's addresses; a duplicate's address goes with the page it repeats,
+    so a rebuild does not index a mirror in place of a page the user removed."""
+    _pages_dir(settings).mkdir(parents=True, exist_ok=True)
+    same: dict[str, list[str]] = {}
+    for url, doc_id in duplicates:
+        same.setdefault(doc_id, []).append(url)
+    for k in kept:
+        old = imported_page(settings, k.doc_id)
+        urls = dict.fromkeys([*k.fetched, *same.get(k.doc_id, []), *(old.urls if old else ())])
+        data = {"doc_id": k.doc_id, "urls": list(urls), "url": k.url,
+                "lead": k.lead or bool(old and old.lead)}
+        write_atomic(_pages_dir(settings) / f"{k.doc_id}.json",
+                     json.dumps(data, indent=1).encode("utf-8"))
+
+
+def imported_page(settings: Settings, doc_id: str) -> ImportedPage | None:
+    try:
+        data = json.loads((_pages_dir(settings) / f"{doc_id}.json").read_text(encoding="utf-8"))
+        return ImportedPage(str(data["doc_id"]), tuple(data["urls"]), str(data.get("url", "")),
+                            bool(data.get("lead")))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def imported_pages(settings: Settings) -> list[ImportedPage]:
+    pages = (imported_page(settings, p.stem) for p in sorted(_pages_dir(settings).glob("*.json")))
+    return [p for p in pages if p and p.urls]
+
+
+def forget_page(settings: Settings, doc_id: str, url: str = "") -> list[Path]:
+    """Delete what the web cache holds of an imported page: its cache entries, its extracted
+    text and its record (a page imported before records were kept is found by its URL). The
+    deleted files are returned."""
+    page = imported_page(settings, doc_id)
+    keys = {normalise_url(u) for u in (page.urls if page else ()) if u}
+    if url:
+        keys.add(normalise_url(url))
+    cache = WebCache(settings.web_cache_dir)
+    gone = [] if not keys else cache.remove_where(keys)
+    extracted = settings.web_cache_dir / "extracted"
+    for path in [*extracted.glob(f"{doc_id}.*"), _pages_dir(settings) / f"{doc_id}.json"]:
+        if path.exists():
+            path.unlink()
+            gone.append(path)
+    return gone
 
 
 def ingest_linked(

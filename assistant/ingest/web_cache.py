@@ -86,3 +86,21 @@ class WebCache:
         }
         write_atomic(body_path, page.body)
         write_atomic(meta_path, json.dumps(meta, indent=1).encode("utf-8"))
+
+    def remove_where(self, keys: set[str]) -> list[Path]:
+        """Delete the entries fetched from, or redirected to, any of the normalised URLs `keys`;
+        the deleted files are returned."""
+        gone = []
+        for meta_path in sorted(self.root.glob("??/*.json")):
+            try:
+                meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            urls = {meta.get("normalised_url"), meta.get("url"), meta.get("final_url")}
+            if not any(u and normalise_url(u) in keys for u in urls):
+                continue
+            for path in (meta_path, meta_path.with_suffix(".body")):
+                if path.exists():
+                    path.unlink()
+                    gone.append(path)
+        return gone
