@@ -19,6 +19,17 @@ from assistant.answer.summary_cache import BulletCache
 from assistant.code_version import source_version
 from assistant.embeddings import get_embedder
 from assistant.errors import AssistantError, BadQuestion, ConfigError
+from assistant.events import (
+    Answered,
+    Event,
+    ModelStart,
+    Piece,
+    Progress,
+    Searched,
+    answer_events,
+    drain,
+    final,
+)
 from assistant.models.base import ChatModel, Message
 from assistant.models.registry import get_model
 from assistant.prompts import PromptLibrary
@@ -86,14 +97,6 @@ def history_query(question: str, history: list[Message]) -> str:
 
 # A comparison answers with at most this many models (each one after the other).
 MAX_COMPARE = 3
-
-
-@dataclass
-class ModelStart:
-    """In a comparison's stream: what follows, up to its AnswerResult, is this model's answer."""
-
-    spec: str
-    index: int
 
 
 @dataclass
@@ -244,9 +247,10 @@ class ChatService:
         temperature: float | None = None,
         docs: Sequence[str] = (),
         publishers: Sequence[str] = (),
-    ) -> Generator[str | Retrieval | AnswerResult, None, None]:
-        """Yield the Retrieval as soon as the search is done (a UI shows the passages while the
-        model reads them), then answer text as it streams, then the final AnswerResult. A caller
+    ) -> Generator[Event, None, None]:
+        """Yield Searched as soon as the search is done (a UI shows the passages while the model
+        reads them), then the answer's Pieces as it streams, then Answered (assistant/events.py:
+        a consumer follows them with a Progress). A caller
         that stops early must close() the generator: it holds the model's lock while it runs.
         `docs` and `publishers` limit the question to those documents (see `scope`)."""
         scope = self.scope(docs, publishers)
@@ -255,7 +259,7 @@ class ChatService:
         turn = self.prepare(question, history, model)
         found = self.search(turn, top_k=top_k, hybrid=hybrid, docs=scope)
         retrieve_ms = (time.perf_counter() - started) * 1000
-        yield found
+        yield Searched(found)
         yield from self.answer(model, turn, found, retrieve_ms,
                                self.options(temperature=temperature))
 
@@ -269,11 +273,12 @@ class ChatService:
         temperature: float | None = None,
         docs: Sequence[str] = (),
         publishers: Sequence[str] = (),
-    ) -> Generator[str | Retrieval | ModelStart | AnswerResult, None, None]:
+    ) -> Generator[Event, None, None]:
         """Answer one question with several models from the same passages: the question is
         prepared and retrieved once, then each model answers in turn (never two generations at
-        once). Yields the Retrieval, then for each model a ModelStart, its text as it streams and
-        its AnswerResult. `docs` and `publishers` scope it as in `stream`."""
+        once). Yields Searched, then for each model a ModelStart, its Pieces as it streams and
+        its Answered; Comparison.of(question, progress) is what they add up to. The CLI and the
+        UI both come here. `docs` and `publishers` scope it as in `stream`."""
         specs = list(dict.fromkeys(s.strip() for s in specs if s and s.strip()))
         if not 2 <= len(specs) <= MAX_COMPARE:
             raise ConfigError(
@@ -288,14 +293,14 @@ class ChatService:
         turn = self.prepare(question, history, models[0])
         found = self.search(turn, top_k=top_k, hybrid=hybrid, docs=scope)
         retrieve_ms = (time.perf_counter() - started) * 1000
-        yield found
+        yield Searched(found)
         for i, model in enumerate(models):
             yield ModelStart(model.label, i)
             yield from self.answer(model, turn, found, retrieve_ms,
                                    self.options(temperature=temperature))
 
     def answer(self, model: ChatModel, turn: Turn, found: Retrieval, retrieve_ms: float,
-               options: AnswerOptions) -> Generator[str | AnswerResult, None, None]:
+               options: AnswerOptions) -> Generator[Piece | Answered, None, None]:
         """Answer a searched turn (the chat, a comparison and the eval all come here): a lookup
         answers from the passages found; a question about a whole unit it names (a summary, a
         complete list) from the unit's own passages (answer/overview.py)."""
@@ -314,14 +319,16 @@ class ChatService:
                 found.best_similarity, retrieve_ms=retrieve_ms, earlier_question=turn.earlier,
                 embedder=self.embedder,
             )
-        for item in answering:
-            if isinstance(item, AnswerResult):
-                item.standalone_query = turn.standalone
-                item.scope = found.scope
-                item.stamp = self.stamp(model.label)
-                if found.unit and not item.unit:
-                    item.unit = found.unit.to_json()
-            yield item
+
+        def finish(result: AnswerResult) -> None:
+            # The answer stage knows the passages; what was searched, and how, is known here.
+            result.standalone_query = turn.standalone
+            result.scope = found.scope
+            result.stamp = self.stamp(model.label)
+            if found.unit and not result.unit:
+                result.unit = found.unit.to_json()
+
+        yield from answer_events(answering, finish)
 
     def _plan(self, turn: Turn, found: Retrieval, kind: overview.Mode, options: AnswerOptions
               ) -> overview.Plan:
@@ -335,25 +342,11 @@ class ChatService:
 
     def ask(self, question: str, history: list[Message] | None = None,
             model_spec: str | None = None, **kw: Any) -> AnswerResult:
-        result = None
-        for item in self.stream(question, history, model_spec, **kw):
-            if isinstance(item, AnswerResult):
-                result = item
-        assert result is not None
-        return result
+        return final(self.stream(question, history, model_spec, **kw))
 
     def compare_all(self, question: str, specs: list[str], history: list[Message] | None = None,
-                    **kw: int | float | bool | None) -> Comparison:
-        started = time.perf_counter()
-        results, found = [], None
-        for item in self.compare(question, specs, history, **kw):  # type: ignore[arg-type]
-            if isinstance(item, Retrieval):
-                found = item
-            elif isinstance(item, AnswerResult):
-                results.append(item)
-        assert found is not None
-        return Comparison(question, found.query, results,
-                          round((time.perf_counter() - started) * 1000, 1))
+                    **kw: Any) -> Comparison:
+        return Comparison.of(question, drain(self.compare(question, specs, history, **kw)))
 
 
 @dataclass
@@ -364,6 +357,11 @@ class Comparison:
     standalone_query: str
     results: list[AnswerResult]
     total_ms: float = 0.0
+
+    @classmethod
+    def of(cls, question: str, progress: Progress) -> Comparison:
+        """What a comparison's stream (ChatService.compare) added up to, so far."""
+        return cls(question, progress.query, list(progress.results), progress.elapsed_ms())
 
     def to_json(self) -> dict[str, Any]:
         """One record per model (each the answer's one record), and the shared retrieval."""

@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import sys
-import time
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -306,20 +305,19 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
-    from assistant.answer.generate import AnswerResult
     from assistant.chat import ChatService
+    from assistant.events import Progress
 
     service = ChatService(settings)
     history = _history(args.history)
     if args.compare:
         return _compare(args, settings, service, history)
-    result = None
-    for item in service.stream(args.question, history, top_k=args.top_k, docs=args.docs,
-                               publishers=args.publishers):
-        if isinstance(item, AnswerResult):
-            result = item
-        elif isinstance(item, str) and not args.json:
-            print(item, end="", flush=True, file=sys.stderr)
+    progress = Progress()
+    for event in service.stream(args.question, history, top_k=args.top_k, docs=args.docs,
+                                publishers=args.publishers):
+        if progress.add(event) == "piece" and not args.json:
+            print(progress.piece, end="", flush=True, file=sys.stderr)
+    result = progress.result
     assert result is not None
     if args.json:
         print(json.dumps(result.to_json(), ensure_ascii=False))
@@ -348,24 +346,21 @@ def compare_specs(compare: list[str], model: str) -> list[str]:
 
 def _compare(args: argparse.Namespace, settings: Settings, service: Any,
              history: list[dict[str, str]]) -> int:
-    from assistant.chat import Comparison, ModelStart
-    from assistant.retrieve.hybrid import Retrieval
+    from assistant.chat import Comparison
+    from assistant.events import Progress
 
     specs = compare_specs(args.compare, settings.model)
-    started = time.perf_counter()
-    results, query = [], ""
-    for item in service.compare(args.question, specs, history, top_k=args.top_k,
-                                docs=args.docs, publishers=args.publishers):
-        if isinstance(item, Retrieval):
-            query = item.query
-        elif isinstance(item, ModelStart) and not args.json:
-            print(f"\n── {item.spec}", file=sys.stderr)
-        elif isinstance(item, str) and not args.json:
-            print(item, end="", flush=True, file=sys.stderr)
-        elif not isinstance(item, (str, ModelStart)):
-            results.append(item)
-    comparison = Comparison(args.question, query, results,
-                            round((time.perf_counter() - started) * 1000, 1))
+    # The comparison ChatService.compare_all makes, its answers shown as they stream.
+    progress = Progress()
+    for event in service.compare(args.question, specs, history, top_k=args.top_k,
+                                 docs=args.docs, publishers=args.publishers):
+        kind = progress.add(event)
+        if kind == "model" and not args.json:
+            print(f"\n── {progress.model}", file=sys.stderr)
+        elif kind == "piece" and not args.json:
+            print(progress.piece, end="", flush=True, file=sys.stderr)
+    comparison = Comparison.of(args.question, progress)
+    results = comparison.results
     if args.json:
         print(json.dumps(comparison.to_json(), ensure_ascii=False))
         return 0
@@ -382,8 +377,8 @@ def _compare(args: argparse.Namespace, settings: Settings, service: Any,
 
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
-    from assistant.answer.generate import AnswerResult
     from assistant.chat import ChatService
+    from assistant.events import Progress
 
     service = ChatService(settings)
     history: list[dict[str, str]] = []
@@ -396,19 +391,18 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
         if not question.strip():
             break
         try:
-            result = None
+            progress = Progress()
             print("assistant> ", end="", flush=True)
-            for item in service.stream(question, history):
-                if isinstance(item, AnswerResult):
-                    result = item
-                elif isinstance(item, str):
-                    print(item, end="", flush=True)
+            for event in service.stream(question, history):
+                if progress.add(event) == "piece":
+                    print(progress.piece, end="", flush=True)
+            result = progress.result
             assert result is not None
             print(f"\r\033[Kassistant> {result.answer}")
             for note in answer_notes(result, settings):
                 print(note)
-            if result.standalone_query != result.question:
-                print(f"  (searched: {result.standalone_query})")
+            if result.searched:
+                print(f"  (searched: {result.searched})")
             if result.citations():
                 print(format_sources(result))
             elif result.pointed:

@@ -44,9 +44,9 @@ from assistant.errors import (
     ModelNotInstalled,
     StoreUnavailable,
 )
+from assistant.events import Event, Progress
 from assistant.models.base import Message
 from assistant.models.registry import available_models
-from assistant.retrieve.hybrid import Retrieval
 from assistant.server_access import ApiAuth, check_api_serving
 from assistant.settings import Settings
 
@@ -248,20 +248,21 @@ class _Failed:
 
 
 class EngineRun:
-    """One ChatService.stream in a thread of its own; its items reach the event loop by a queue.
+    """One ChatService.stream in a thread of its own; its events reach the event loop by a queue,
+    and `progress` (written by that thread only) holds what they added up to.
 
     `stop()` (the client went away) makes the thread close the engine's generator at the next
     piece, which releases the model's lock: the next request does not wait for an answer nobody
     reads. A thread rather than Starlette's thread pool, because the engine's generator holds
     the lock between pieces and must be closed by whoever is iterating it."""
 
-    def __init__(self, stream: Generator[Any, None, None],
+    def __init__(self, stream: Generator[Event, None, None],
                  loop: asyncio.AbstractEventLoop) -> None:
         self._stream = stream
         self._loop = loop
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._stop = threading.Event()
-        self.pieces = 0
+        self.progress = Progress()
         self._thread = threading.Thread(target=self._work, daemon=True, name="answer")
         self._thread.start()
 
@@ -273,14 +274,14 @@ class EngineRun:
 
     def _work(self) -> None:
         try:
-            for item in self._stream:
+            for event in self._stream:
                 if self._stop.is_set():
                     log.info("stopped answering after %d pieces: the client went away",
-                             self.pieces)
+                             self.progress.pieces)
                     break
-                if isinstance(item, str):
-                    self.pieces += 1
-                self._put(item)
+                # Added before it is queued: whoever receives it sees what it added.
+                self.progress.add(event)
+                self._put(event)
         except AssistantError as e:
             self._put(_Failed(e))
         except Exception as e:  # an engine bug: logged in full here, a plain 500 to the client
@@ -409,19 +410,18 @@ def create_app(settings: Settings, service: ChatService | None = None,
         first = await run.get()
         if isinstance(first, _Failed):
             raise failure(first)
-        if first is _END:  # pragma: no cover - the engine always yields a Retrieval first
+        if first is _END:  # pragma: no cover - the engine always yields Searched first
             raise ApiError(500, "The engine gave no answer", type_="server_error")
         ident = {"id": f"chatcmpl-{uuid.uuid4().hex}", "created": int(time.time()),
                  "model": ask.model}
         if ask.stream:
-            return StreamingResponse(stream_answer(run, first, ident),
+            return StreamingResponse(stream_answer(run, ident),
                                      media_type="text/event-stream",
                                      headers={"Cache-Control": "no-cache"})
         return await complete_answer(request, run, ident)
 
     async def complete_answer(request: Request, run: EngineRun, ident: dict[str, Any]
                               ) -> dict[str, Any]:
-        result = None
         try:
             while True:
                 try:
@@ -434,10 +434,9 @@ def create_app(settings: Settings, service: ChatService | None = None,
                     break
                 if isinstance(item, _Failed):
                     raise failure(item)
-                if isinstance(item, AnswerResult):
-                    result = item
         finally:
             run.stop()
+        result = run.progress.result
         if result is None:  # pragma: no cover - the engine ends with its AnswerResult
             raise ApiError(500, "The engine gave no answer", type_="server_error")
         return {
@@ -455,8 +454,7 @@ def _event(data: dict[str, Any]) -> str:
     return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-async def stream_answer(run: EngineRun, first: Retrieval | Any, ident: dict[str, Any]
-                        ) -> AsyncIterator[str]:
+async def stream_answer(run: EngineRun, ident: dict[str, Any]) -> AsyncIterator[str]:
     """role chunk, comments while drafting, the checked answer in pieces, the last chunk."""
     def chunk(delta: dict[str, Any], reason: str | None = None, **more: Any) -> str:
         return _event({**ident, "object": "chat.completion.chunk",
@@ -465,9 +463,8 @@ async def stream_answer(run: EngineRun, first: Retrieval | Any, ident: dict[str,
 
     try:
         yield chunk({"role": "assistant", "content": ""})
-        if isinstance(first, Retrieval):
-            yield f": searched, {len(first.passages)} passages; the model is writing\n\n"
-        result = None
+        if (found := run.progress.found) is not None:
+            yield f": searched, {len(found.passages)} passages; the model is writing\n\n"
         last = time.monotonic()
         while True:
             item = await run.get()
@@ -476,11 +473,10 @@ async def stream_answer(run: EngineRun, first: Retrieval | Any, ident: dict[str,
             if isinstance(item, _Failed):
                 yield _event(failure(item).body())
                 return
-            if isinstance(item, AnswerResult):
-                result = item
-            elif time.monotonic() - last >= KEEPALIVE_S:
+            if time.monotonic() - last >= KEEPALIVE_S:
                 last = time.monotonic()
                 yield ": drafting; the answer is sent once it is checked\n\n"
+        result = run.progress.result
         if result is None:  # pragma: no cover - the engine ends with its AnswerResult
             yield _event(ApiError(500, "The engine gave no answer", "server_error").body())
             return

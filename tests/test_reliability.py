@@ -244,15 +244,14 @@ def ask(service: Any, question: str) -> Any:
 
 @pytest.mark.slow
 def test_stream_gives_the_passages_before_the_answer(small: tuple[Settings, Any]) -> None:
-    from assistant.answer.generate import AnswerResult
-    from assistant.retrieve.hybrid import Retrieval
+    from assistant.events import Answered, Piece, Searched
 
     _, service = small
     items = list(service.stream("Which CEO joined Mark Zuckerberg?", model_spec=TEST_MODEL))
-    found, result = items[0], items[-1]
-    assert isinstance(found, Retrieval) and found.passages
-    assert all(isinstance(i, str) for i in items[1:-1])
-    assert isinstance(result, AnswerResult)
+    assert isinstance(items[0], Searched) and isinstance(items[-1], Answered)
+    found, result = items[0].found, items[-1].result
+    assert found.passages
+    assert all(isinstance(i, Piece) for i in items[1:-1])
     assert [p.chunk_id for p in result.retrieved] == [p.chunk_id for p in found.passages]
     assert result.standalone_query == found.query
 
@@ -310,7 +309,7 @@ def test_uploaded_file_names_cannot_escape_the_upload_folder(served: Served, tmp
 
     settings, service = served.settings, served.service
     handlers = CorpusHandlers(settings, service)
-    uploads = (settings.data_dir / "uploads").resolve()
+    uploads = settings.uploads_dir.resolve()
     watched = settings.data_dir.parent.resolve()  # the data dir and what lies beside it
     outside_before = files_under(watched) - files_under(uploads)
     etc_before = Path("/etc/passwd.txt").exists()

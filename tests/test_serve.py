@@ -21,7 +21,15 @@ import pytest
 
 from assistant.answer.generate import AnswerOptions, AnswerResult, generate
 from assistant.errors import ConfigError
-from assistant.openai_api import _END, ApiError, EngineRun, answer_text, parse_request, pieces
+from assistant.events import Piece, answer_events
+from assistant.openai_api import (
+    _END,
+    ApiError,
+    EngineRun,
+    answer_text,
+    parse_request,
+    pieces,
+)
 from assistant.server_access import ApiAuth, check_api_serving
 from tests.fakes import FakeChatModel
 from tests.helpers import TEST_MODEL, free_port, wait_until_answers
@@ -131,8 +139,9 @@ def test_a_stopped_run_closes_the_engine_at_its_next_piece() -> None:
     model.gate, model.pause_after = threading.Event(), 2
 
     async def scenario() -> tuple[list[Any], list[Any]]:
-        run = EngineRun(generate(model, PROMPTS, "Who joined Zuckerberg?", PASSAGES,
-                                 AnswerOptions(max_tokens=200), 0.6), asyncio.get_running_loop())
+        run = EngineRun(answer_events(generate(model, PROMPTS, "Who joined Zuckerberg?", PASSAGES,
+                                               AnswerOptions(max_tokens=200), 0.6)),
+                        asyncio.get_running_loop())
         first = [await run.get(), await run.get()]
         run.stop()
         assert model.gate is not None
@@ -144,8 +153,8 @@ def test_a_stopped_run_closes_the_engine_at_its_next_piece() -> None:
         return first, rest
 
     first, rest = asyncio.run(scenario())
-    assert first == ["word ", "word "]
-    assert rest == []  # no further piece, and no AnswerResult
+    assert first == [Piece("word "), Piece("word ")]
+    assert rest == []  # no further piece, and no answer
     assert model.yielded == 3  # the piece it was writing when stopped, then closed
     assert not model.lock.locked()
 

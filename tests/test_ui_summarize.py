@@ -1,7 +1,7 @@
 """Issue 32's UI: Summarize a document from the Corpus tab or the sources panel (the question and
 the scope it puts into the chat), the answer's unit in its stamp, a summary's bullets, progress
 and stop. The handlers run over a fake ChatService whose stream yields what the engine yields
-(the Retrieval, str pieces, the AnswerResult), so the exact question and scope it was asked
+(Searched, the Pieces, Answered), so the exact question and scope it was asked
 with can be checked; one browser test drives the same through the page. The engine's overview
 path itself is tested with the engine."""
 
@@ -20,6 +20,7 @@ import pytest
 
 from assistant.answer.citations import Sentence
 from assistant.answer.generate import AnswerResult
+from assistant.events import Answered, Piece, Searched
 from assistant.retrieve.hybrid import Passage, Retrieval
 from assistant.settings import Settings
 from assistant.store.chroma import DocRecord
@@ -81,17 +82,18 @@ class FakeService:
         title = self.store.docs[doc].meta["title"]
         passages = [_passage(1, doc, title), _passage(2, doc, title)]
         try:
-            yield Retrieval(question, passages, 0.6, scope=list(docs))
+            yield Searched(Retrieval(question, passages, 0.6, scope=list(docs)))
             for i, piece in enumerate(BULLETS):
                 if i and self.gate is not None:
                     self.gate.wait(10)
                 self.pieces_given += 1
-                yield piece
+                yield Piece(piece)
             sentences = [Sentence(b.strip()[:-5] + ".", [n], True, 1.0)
                          for n, b in enumerate(BULLETS, 1)]
-            yield SummaryResult(question, "".join(BULLETS), False, "fake", passages, [1, 2],
-                                sentences, standalone_query=question, retrieved=passages,
-                                scope=list(docs), timings={"total_ms": 1500.0})
+            yield Answered(SummaryResult(
+                question, "".join(BULLETS), False, "fake", passages, [1, 2], sentences,
+                standalone_query=question, retrieved=passages, scope=list(docs),
+                timings={"total_ms": 1500.0}))
         finally:
             # What closing the generator does to the engine: its model lock is released here.
             self.closed = True

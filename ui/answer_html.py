@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from assistant.answer.citations import MARKER
+from assistant.answer.result import searched_for
 from ui import scope
 from ui.escape import esc, md_esc
 from ui.sources_html import anchor
@@ -129,9 +130,8 @@ def stamp_html(record: Record, detail: bool = False) -> str:
         title = ("What the answer took the question to be about. If that is wrong, choose the "
                  "document under Settings, “Search only these documents”, and ask again.")
         bits.append(f'<span class="about" title="{esc(title)}">About: {md_esc(about)}</span>')
-    standalone = str(record.get("standalone_query") or "").strip()
-    if standalone and standalone != str(record.get("question", "")).strip():
-        bits.append(f'<span class="searched">searched: “{md_esc(standalone)}”</span>')
+    if searched := searched_for(record):
+        bits.append(f'<span class="searched">searched: “{md_esc(searched)}”</span>')
     scoped = scope.stamp_text(record)
     if scoped:
         title = "Only these documents were searched (the chat's Settings, or ask --doc)."

@@ -11,16 +11,16 @@ import logging
 import re
 import tempfile
 import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
 from assistant.answer.generate import AnswerResult
-from assistant.chat import ChatService, Comparison, ModelStart
+from assistant.chat import ChatService, Comparison
 from assistant.errors import AssistantError
+from assistant.events import Event, Kind, Progress
 from assistant.models import catalog
 from assistant.models.base import parse_spec
 from assistant.models.registry import available_models
@@ -229,59 +229,76 @@ class ChatHandlers:
             return
 
         user = {"role": "user", "content": answer_html.render_user(text)}
-        pending = [*chat, user, {"role": "assistant", "content": answer_html.render_partial("")}]
-        yield (pending, skip, "", state, skip, skip, skip, skip)
+        progress = Progress()
 
-        partial, result, found = "", None, None
-        done = failed = False
+        def view() -> list[Any]:
+            if progress.partial or progress.found is None:
+                html = answer_html.render_partial(progress.partial)
+            else:
+                # A summary reads a whole document: the count says why the wait.
+                html = answer_html.render_partial("", reading(len(progress.found.passages)))
+            return [*chat, user, {"role": "assistant", "content": html}]
+
+        yield (view(), skip, "", state, skip, skip, skip, skip)
         docs, publishers = scope.split(scoped)
         stream = self.service.stream(
             text, history, model_spec=spec, top_k=int(top_k), hybrid=bool(hybrid),
             temperature=float(temperature), docs=docs, publishers=publishers,
         )
+        followed = False
         try:
-            for item in stream:
-                if isinstance(item, AnswerResult):
-                    result = item
-                    continue
-                if isinstance(item, Retrieval):
-                    # The passages show while the model reads them; citations come at the end.
-                    found = self._searched(text, item)
-                    sources = sources_html.render_sources(
-                        self._turns(messages), show_retrieved, found)
-                    # A summary reads a whole document: the count says why the wait.
-                    pending[-1] = {"role": "assistant", "content": answer_html.render_partial(
-                        "", reading(len(item.passages)))}
-                    yield (pending, sources, skip, state, skip, skip, skip, skip)
-                    if stop.is_set():
-                        break
-                    continue
-                partial += item
-                pending[-1] = {"role": "assistant", "content": answer_html.render_partial(partial)}
-                yield (pending, skip, skip, state, skip, skip, skip, skip)
+            # The checked answer is not drawn here: the saved record's view replaces the text.
+            answered = yield from self._follow(stream, progress, stop, view, text, messages,
+                                               show_retrieved, ("answered",),
+                                               (chat, skip, text, state, skip, skip, skip, skip))
+            followed = True
+        finally:
+            if not followed and progress.partial.strip():
+                # Gradio closed this generator (the browser went away): keep what was written.
+                self._save(state, text, self._stopped(text, progress, spec))
+        if not answered:
+            return
+        result = progress.result
+        record = (records.record_from_result(result) if result is not None
+                  else self._stopped(text, progress, spec))
+        self._save(state, text, record)
+        yield self._ask_view(state, show_retrieved)
+
+    def _follow(
+        self, stream: Generator[Event, None, None], progress: Progress, stop: threading.Event,
+        view: Callable[[], list[Any]], question: str, messages: list[StoredMessage],
+        show_retrieved: bool, quiet: tuple[Kind, ...], failed: tuple[Any, ...],
+    ) -> Generator[tuple[Any, ...], None, bool]:
+        """Run an answer's (or a comparison's) stream into the chat: each event goes to
+        `progress` and the chat is redrawn by `view`, the sources panel too once the passages
+        are found, until the end or Stop. Events of a kind in `quiet` are not drawn. False when
+        the engine refused: its message is shown and `failed` puts the chat back as it was."""
+        skip = gr.skip()
+        state = failed[3]
+        try:
+            for event in stream:
+                kind = progress.add(event)
+                if kind not in quiet:
+                    sources = skip
+                    if kind == "searched" and progress.found is not None:
+                        # The passages show while the model reads them; citations come at the end.
+                        sources = sources_html.render_sources(
+                            self._turns(messages), show_retrieved,
+                            self._searched(question, progress.found))
+                    yield (view(), sources, skip, state, skip, skip, skip, skip)
                 if stop.is_set():
                     break
-            done = True
         except AssistantError as e:
-            failed = True
             # The engine says what went wrong and what to do; the conversation stays as it was
             # and the question goes back in the box to be asked again.
             gr.Warning(str(e))
-            yield (chat, skip, text, state, skip, skip, skip, skip)
-            return
+            yield failed
+            return False
         finally:
             # Closing the engine's stream releases the model's lock at once (Stop, or the
             # browser going away while Gradio closes this generator).
             stream.close()
-            if not done and not failed and partial.strip():
-                self._save(state, text, self._stopped(text, partial, spec, found))
-
-        record = (
-            records.record_from_result(result) if result is not None
-            else self._stopped(text, partial, spec, found)
-        )
-        self._save(state, text, record)
-        yield self._ask_view(state, show_retrieved)
+        return True
 
     def _compare(
         self, text: str, specs: list[str], history: list[dict[str, str]], chat: list[Any],
@@ -289,66 +306,49 @@ class ChatHandlers:
         show_retrieved: bool, state: State, stop: threading.Event,
         scoped: list[str] | None = None,
     ) -> Iterator[tuple[Any, ...]]:
-        """Each model answers from the same passages, one after the other, in its own column."""
+        """Each model answers from the same passages, one after the other, in its own column
+        (the comparison of `assistant ask --compare`: ChatService.compare, Comparison.of)."""
         skip = gr.skip()
         turn = len(self._turns(messages)) + 1
         user = {"role": "user", "content": answer_html.render_user(text)}
-        done: list[dict[str, Any]] = []
-        current, partial = 0, ""
-        found: dict[str, Any] | None = None
+        progress = Progress()
+
+        def done() -> list[dict[str, Any]]:
+            return [records.record_from_result(r) for r in progress.results]
+
+        def retrieved() -> list[dict[str, Any]]:
+            found = progress.found
+            return [p.to_json() for p in found.passages] if found is not None else []
 
         def view() -> list[Any]:
-            record = {"answers": done, "retrieved": (found or {}).get("retrieved", [])}
-            waiting = [(s, partial if i == current else "")
-                       for i, s in enumerate(specs) if i >= current]
+            record = {"answers": done(), "retrieved": retrieved()}
+            waiting = [(s, progress.partial if i == progress.index else "")
+                       for i, s in enumerate(specs) if i >= progress.index]
             html = answer_html.render_compare(record, turn, waiting)
             return [*chat, user, {"role": "assistant", "content": html}]
 
         yield (view(), skip, "", state, skip, skip, skip, skip)
-        results: list[AnswerResult] = []
-        started = time.perf_counter()
         docs, publishers = scope.split(scoped)
         stream = self.service.compare(text, specs, history, top_k=int(top_k),
                                       hybrid=bool(hybrid), temperature=float(temperature),
                                       docs=docs, publishers=publishers)
-        query = text
-        try:
-            for item in stream:
-                if isinstance(item, Retrieval):
-                    found, query = self._searched(text, item), item.query
-                    sources = sources_html.render_sources(
-                        self._turns(messages), show_retrieved, found)
-                    yield (view(), sources, skip, state, skip, skip, skip, skip)
-                elif isinstance(item, ModelStart):
-                    current, partial = item.index, ""
-                elif isinstance(item, AnswerResult):
-                    results.append(item)
-                    done.append(records.record_from_result(item))
-                    current, partial = current + 1, ""
-                    yield (view(), skip, skip, state, skip, skip, skip, skip)
-                else:
-                    partial += item
-                    yield (view(), skip, skip, state, skip, skip, skip, skip)
-                if stop.is_set():
-                    break
-        except AssistantError as e:
-            gr.Warning(str(e))
-            yield (chat, skip, text, state, skip, skip, skip, skip)
+        answered = yield from self._follow(stream, progress, stop, view, text, messages,
+                                           show_retrieved, ("model",),
+                                           (chat, skip, text, state, skip, skip, skip, skip))
+        if not answered:
             return
-        finally:
-            stream.close()
-        if current < len(specs) and partial.strip():
-            done.append(self._stopped(text, partial, specs[current], found))
-        if not done:
+        answers = done()
+        current = progress.index
+        if current < len(specs) and progress.partial.strip():
+            answers.append(self._stopped(text, progress, specs[current]))
+        if not answers:
             yield self._ask_view(state, show_retrieved)
             return
-        comparison = Comparison(text, query, results,
-                                round((time.perf_counter() - started) * 1000, 1))
-        record = records.compare_record(comparison)
-        record["answers"] = done
-        record["answer"] = done[0]["answer"]
-        record["retrieved"] = (found or {}).get("retrieved", [])
-        record["stopped"] = len(done) < len(specs) or bool(done[-1].get("stopped"))
+        record = records.compare_record(Comparison.of(text, progress))
+        record["answers"] = answers
+        record["answer"] = answers[0]["answer"]
+        record["retrieved"] = retrieved()
+        record["stopped"] = len(answers) < len(specs) or bool(answers[-1].get("stopped"))
         self._save(state, text, record)
         yield self._ask_view(state, show_retrieved)
 
@@ -360,22 +360,14 @@ class ChatHandlers:
 
     @staticmethod
     def _searched(question: str, found: Retrieval) -> dict[str, Any]:
-        return {"question": question, "standalone_query": found.query, "scope": found.scope,
-                "retrieved": [records.passage_record(p) for p in found.passages]}
+        """The turn being answered, for the sources panel: its question and what was found."""
+        return AnswerResult.unfinished(question, "", "", found).to_json()
 
     @staticmethod
-    def _stopped(
-        question: str, partial: str, spec: str, found: dict[str, Any] | None
-    ) -> dict[str, Any]:
+    def _stopped(question: str, progress: Progress, spec: str) -> dict[str, Any]:
         """An answer stopped mid-way keeps its text and the passages it was written from."""
-        found = found or {}
-        return {
-            "question": question, "answer": partial.strip(), "abstained": False,
-            "abstain_reason": "", "model": spec,
-            "standalone_query": found.get("standalone_query", ""), "sentences": [],
-            "citations": [], "retrieved": found.get("retrieved", []), "timings": {},
-            "stopped": True, "scope": found.get("scope", []),
-        }
+        partial = AnswerResult.unfinished(question, progress.partial, spec, progress.found)
+        return {**partial.to_json(), "stopped": True}
 
     def summarize(self, doc_id: str | None) -> tuple[Any, Any, Any]:
         """A Summarize action (the Corpus tab, the sources panel): the question box gets

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from assistant.answer.result import searched_for
 from ui.records import merged_for_sources
 from ui.scope import unit_label
 
@@ -29,9 +30,8 @@ def conversation_markdown(title: str, turns: Sequence[tuple[str, str, Record | N
             stamp = f"_model: {record.get('model', '')}" if not record.get("answers") else "_"
             if unit_label(record) and not record.get("answers"):
                 stamp += f"; about: {unit_label(record)}"
-            standalone = str(record.get("standalone_query") or "")
-            if standalone and standalone != record.get("question"):
-                stamp += f"; searched: {standalone}"
+            if searched := searched_for(record):
+                stamp += f"; searched: {searched}"
             if record.get("feedback"):
                 stamp += f"; rated {'right' if record['feedback'] == 'up' else 'wrong'}"
             if stamp != "_":

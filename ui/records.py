@@ -1,17 +1,11 @@
-"""The plain, JSON-able records of answers and passages that the UI stores and renders."""
+"""The plain, JSON-able records of answers that the UI stores and renders.
+
+Each is the answer's one record (AnswerResult.to_json, with passages in Passage.to_json's shape)
+plus what the UI adds: whether it was stopped, a comparison's answers and which one is right."""
 
 from __future__ import annotations
 
 from typing import Any
-
-
-def passage_record(p: Any) -> dict[str, Any]:
-    """The plain view of a retrieved Passage that the UI stores and renders."""
-    return {
-        "chunk_id": p.chunk_id, "doc_id": p.doc_id, "title": p.title, "url": p.url,
-        "publisher": p.publisher, "date": p.date, "locator": p.locator, "text": p.text,
-        "similarity": p.similarity, "score": p.score, "injection": p.injection,
-    }
 
 
 def record_from_result(result: Any) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlparse
 
+from assistant.answer.result import searched_for
 from assistant.retrieve.text import tokens
 from assistant.sentences import Rule, spans
 from ui.escape import esc, safe_url
@@ -208,9 +209,8 @@ def render_searched(record: Record, turn: int) -> str:
         f'<section class="turn-sources pending" id="turn-{int(turn)}">'
         f'<h4>Answer {int(turn)} <span class="q">“{esc(question)}”</span></h4>'
     ]
-    standalone = record.get("standalone_query", "")
-    if standalone and standalone != question:
-        parts.append(f'<div class="searched">Searched for: “{esc(standalone)}”</div>')
+    if searched := searched_for(record):
+        parts.append(f'<div class="searched">Searched for: “{esc(searched)}”</div>')
     passages = record.get("retrieved") or []
     if passages:
         parts.append(f'<div class="closest">Found {len(passages)} passages; the answer is being '

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from assistant.answer.citations import Sentence
-from assistant.retrieve.hybrid import Passage
+from assistant.retrieve.hybrid import Passage, Retrieval
 
 
 @dataclass
@@ -47,24 +48,30 @@ class AnswerResult:
     # The document or provision the question named (retrieve/units.py Unit.to_json); {} if none.
     unit: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def searched(self) -> str:
+        """The query searched, when it differs from the question (a follow-up made standalone)."""
+        return searched_for({"question": self.question, "standalone_query": self.standalone_query})
+
     def citations(self) -> list[dict[str, Any]]:
-        out = []
-        for n in self.cited:
-            p = self.passages[n - 1]
-            out.append({
-                "n": n, "doc_id": p.doc_id, "title": p.title, "url": p.url, "text": p.text,
-                "score": p.score, "locator": p.locator, "publisher": p.publisher, "date": p.date,
-                "chunk_id": p.chunk_id, "injection": p.injection,
-                "supported": all(s.supported for s in self.sentences if n in s.cited),
-            })
-        return out
+        return [
+            {"n": n, **self.passages[n - 1].to_json(),
+             "supported": all(s.supported for s in self.sentences if n in s.cited)}
+            for n in self.cited
+        ]
 
     def pointed_passages(self) -> list[dict[str, Any]]:
-        return [
-            {"n": n, "doc_id": p.doc_id, "chunk_id": p.chunk_id, "title": p.title,
-             "locator": p.locator, "url": p.url}
-            for n in self.pointed for p in [self.passages[n - 1]]
-        ]
+        return [{"n": n, **self.passages[n - 1].to_json()} for n in self.pointed]
+
+    @classmethod
+    def unfinished(cls, question: str, text: str, model: str,
+                   found: Retrieval | None) -> AnswerResult:
+        """An answer stopped before it was checked (or not begun: the search alone): its text
+        and the passages it was being written from."""
+        passages = found.passages if found is not None else []
+        return cls(question, text.strip(), False, model, passages, [], [],
+                   standalone_query=found.query if found is not None else "",
+                   retrieved=passages, scope=found.scope if found is not None else [])
 
     def to_json(self) -> dict[str, Any]:
         """The one record of an answer: CLI JSON, UI history, eval results and the API."""
@@ -77,15 +84,9 @@ class AnswerResult:
             "abstain_check": self.abstain_check,
             "model": self.model,
             "citations": self.citations(),
-            "retrieved": [
-                {"doc_id": p.doc_id, "chunk_id": p.chunk_id, "score": p.score,
-                 "similarity": p.similarity, "locator": p.locator, "title": p.title,
-                 "url": p.url, "publisher": p.publisher, "date": p.date, "text": p.text,
-                 "injection": p.injection,
-                 # The prompt budget may leave the last passages out.
-                 "in_prompt": p.chunk_id in given}
-                for p in self.retrieved
-            ],
+            # The prompt budget may leave the last passages out.
+            "retrieved": [{**p.to_json(), "in_prompt": p.chunk_id in given}
+                          for p in self.retrieved],
             "timings": self.timings,
             "standalone_query": self.standalone_query,
             "raw_answer": self.raw_answer,
@@ -102,3 +103,10 @@ class AnswerResult:
             "mode": self.mode,
             "unit": self.unit,
         }
+
+
+def searched_for(record: Mapping[str, Any]) -> str:
+    """What an answer record's question was searched as, when that differs from the question
+    (a follow-up made standalone); "" otherwise, and for records that do not say."""
+    query = str(record.get("standalone_query") or "").strip()
+    return query if query != str(record.get("question") or "").strip() else ""

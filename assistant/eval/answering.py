@@ -14,6 +14,7 @@ from assistant.chat import ChatService, Turn
 from assistant.errors import BadQuestion, ConfigError
 from assistant.eval.metrics import score
 from assistant.eval.questions import Question
+from assistant.events import final
 from assistant.models.base import ChatModel
 from assistant.retrieve.hybrid import Passage, Retrieval
 
@@ -60,24 +61,19 @@ def freeze(service: ChatService, q: Question, key: str, source: Path) -> FrozenR
 def answer(
     service: ChatService, model: ChatModel, frozen: FrozenRetrieval, options: AnswerOptions
 ) -> AnswerResult:
-    result = None
     model.forget_prompt()  # the same answer whatever question came before
     turn = Turn(frozen.question, frozen.standalone, frozen.earlier)
     # The unit is a function of the question and the documents' metadata, so it is resolved
     # again rather than frozen: the answer takes the chat's own path (lookup or overview).
     found = Retrieval(frozen.standalone, frozen.passages, frozen.best_similarity,
                       scope=frozen.scope, unit=service.unit(turn, frozen.scope))
-    for item in service.answer(model, turn, found, frozen.retrieve_ms, options):
-        if isinstance(item, AnswerResult):
-            result = item
-    assert result is not None, "the answer ended without an AnswerResult"
-    return result
+    return final(service.answer(model, turn, found, frozen.retrieve_ms, options))
 
 
 def record(
     q: Question, frozen: FrozenRetrieval, result: AnswerResult, stamp: dict[str, str], config: str
 ) -> dict[str, Any]:
-    result.standalone_query = frozen.standalone
+    # What was searched (frozen.standalone) is in the result already: service.answer sets it.
     result.scope = frozen.scope
     result.stamp = stamp
     # The answer's one record shape (as `ask --json` prints it), plus what the eval adds.
@@ -89,7 +85,6 @@ def record(
         "split": q.split,
         "answerable": q.answerable,
         "model": stamp["model"],
-        "standalone_query": frozen.standalone,
         "config": config,
         "answered_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }

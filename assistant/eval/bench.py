@@ -28,6 +28,7 @@ from assistant.chat import ChatService
 from assistant.corpus import load_manifest
 from assistant.eval.metrics import percentile
 from assistant.eval.questions import Question, load_questions
+from assistant.events import Progress
 from assistant.ingest.loaders import load_blocks
 from assistant.ingest.pipeline import ingest
 from assistant.models.backends import LlamaCppModel
@@ -101,8 +102,9 @@ def bench_warm_ask(service: ChatService, question: str) -> dict[str, Any]:
     model.forget_prompt()
     t = time.perf_counter()
     answer = service.stream(question, [])
-    for item in answer:
-        if isinstance(item, str):
+    progress = Progress()
+    for event in answer:
+        if progress.add(event) == "piece":
             break
     answer.close()  # it holds the model's lock while it runs
     return {"warm_first_token_s": round(time.perf_counter() - t, 2)}

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from assistant.answer.result import searched_for
 from assistant.errors import ConfigError
 from assistant.eval.questions import parse_question
 from assistant.retrieve.text import STOPWORDS
@@ -113,8 +114,7 @@ def question_record(
     """An eval question from an answered turn and the user's correction of it."""
     question = str(record.get("question", "")).strip()
     earlier = [{"role": str(m["role"]), "content": str(m["content"])} for m in history][-4:]
-    searched = str(record.get("standalone_query") or "").strip()
-    followup = bool(earlier) and bool(searched) and searched != question
+    followup = bool(earlier) and bool(searched_for(record))
     if not_said:
         kind, answerable, expected = "unanswerable", False, correction.strip() or NOT_SAID
         must_include, sources = [], []

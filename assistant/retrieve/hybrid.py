@@ -47,7 +47,18 @@ class Passage:
     lead: str = ""
 
     def to_dict(self) -> dict[str, Any]:
+        """Every field, to be read back with Passage(**d) (the eval's frozen retrieval)."""
         return asdict(self)
+
+    def to_json(self) -> dict[str, Any]:
+        """The one public shape of a passage: in an answer record's citations, retrieved and
+        pointed passages (CLI --json, the API, the UI's records, the eval's answers)."""
+        return {
+            "chunk_id": self.chunk_id, "doc_id": self.doc_id, "title": self.title,
+            "url": self.url, "publisher": self.publisher, "date": self.date,
+            "locator": self.locator, "text": self.text, "score": self.score,
+            "similarity": self.similarity, "injection": self.injection,
+        }
 
 
 @dataclass
