@@ -67,3 +67,24 @@ class IngestBusy(IngestError):
 
 class CorpusError(AssistantError):
     exit_code = 6
+
+
+class ServerNotAnswering(BackendUnavailable):
+    """A model server refused the connection, timed out, or went away in the middle of an
+    answer."""
+
+
+class ModelNotOnServer(ModelNotInstalled):
+    """The model server answers but does not have the model asked for."""
+
+
+class PromptTooLong(BadQuestion):
+    """The prompt does not fit in the model's context window."""
+
+
+class PackageIndexUnreachable(ModelNotInstalled):
+    """pip could not reach the package index to download a catalog model's packages."""
+
+
+class ModelChecksumMismatch(ModelNotInstalled):
+    """An assembled model file does not match its pinned sha256."""

@@ -221,7 +221,7 @@ class Counter:
         def generate(model: Any, prompts: Any, question: str, *a: Any, **kw: Any) -> Iterator[Any]:
             self.generated.append(f"{model.label} {question}")
             # Nothing of the previous question's prompt is left in llama.cpp's context.
-            self.fresh.append(model.llm._model.n_tokens == 0)
+            self.fresh.append(model.llama.n_tokens == 0)
             return real_generate(model, prompts, question, *a, **kw)
 
         def retrieve(service: Any, query: str, *a: Any, **kw: Any) -> Any:

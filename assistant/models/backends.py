@@ -1,19 +1,30 @@
-"""Backends behind the model spec strings, each wrapping a llama-index LLM.
+"""Backends behind the model spec strings, each answering through a llama-index LLM.
 
 Heavy imports (llama_cpp, ollama, openai) happen inside the factories, so listing models or
 running unit tests never loads them.
+
+A loaded model is shared by every request, so nothing a call chooses (temperature, max_tokens,
+stop words) is written onto a shared object: each call passes its settings along. Errors of the
+client libraries are told apart by their types and status codes where they are raised, and become
+the types of `assistant/errors.py`; an error of any other type is a bug and surfaces as it is.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assistant.errors import BackendUnavailable, ModelNotInstalled
+from assistant.errors import (
+    BackendUnavailable,
+    ModelNotInstalled,
+    ModelNotOnServer,
+    PromptTooLong,
+    ServerNotAnswering,
+)
 from assistant.models.base import ChatModel, GenerationStats, Message, ModelSpec
 
 log = logging.getLogger(__name__)
@@ -24,44 +35,50 @@ STOP = ["<|im_end|>", "<|endoftext|>", "<|im_start|>"]
 
 @dataclass
 class LlamaCppModel(ChatModel):
-    llm: Any = field(default=None, repr=False)
+    llm: Any = field(default=None, repr=False)  # LlamaCppLLM
+    # The llama_cpp.Llama loaded here and shared with `llm`: its tokenizer and prompt cache.
+    llama: Any = field(default=None, repr=False)
 
     @classmethod
     def load(cls, spec: ModelSpec, path: Path, context_window: int, threads: int) -> LlamaCppModel:
+        from llama_cpp import Llama
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-        from llama_index.llms.llama_cpp import LlamaCPP
+        from llama_index.core.llms import ChatMessage
+
+        from assistant.models.llamacpp_llm import LlamaCppLLM
 
         if not path.exists():
             raise ModelNotInstalled(f"Model file {path} does not exist", "check the path")
         try:
-            llm = LlamaCPP(
-                model_path=str(path),
-                context_window=context_window,
-                max_new_tokens=256,
-                verbose=False,
-                model_kwargs={"n_threads": threads, "n_batch": 512, "verbose": False},
-                generate_kwargs={"stop": STOP},
-            )
-        except ValueError as e:
-            raise ModelNotInstalled(f"llama.cpp could not load {path}: {e}", "") from e
-        meta = llm._model.metadata
-        template = meta.get("tokenizer.chat_template")
+            llama = Llama(model_path=str(path), n_ctx=context_window, n_threads=threads,
+                          n_batch=512, verbose=False)
+        except ValueError as e:  # llama-cpp-python's type for a file it cannot load
+            raise ModelNotInstalled(
+                f"llama.cpp could not load {path}: {e}", "check that the file is a GGUF model"
+            ) from e
+        messages_to_prompt: Callable[[Sequence[ChatMessage]], str] | None = None
+        template = llama.metadata.get("tokenizer.chat_template")
         if template:
             # The model's own chat template from the GGUF, so each model is prompted as trained.
             formatter = Jinja2ChatFormatter(
                 template=template,
-                eos_token=llm._model.detokenize([llm._model.token_eos()]).decode(errors="ignore"),
-                bos_token=llm._model.detokenize([llm._model.token_bos()]).decode(errors="ignore"),
+                eos_token=llama.detokenize([llama.token_eos()]).decode(errors="ignore"),
+                bos_token=llama.detokenize([llama.token_bos()]).decode(errors="ignore"),
             )
-            llm.messages_to_prompt = lambda msgs: formatter(
-                messages=[{"role": m.role.value, "content": m.content} for m in msgs]
-            ).prompt
-        model = cls(spec=spec, context_window=llm.context_window)
-        model.llm = llm
-        return model
+
+            def messages_to_prompt(msgs: Sequence[ChatMessage]) -> str:
+                chat: list[Any] = [{"role": m.role.value, "content": m.content} for m in msgs]
+                return str(formatter(messages=chat).prompt)
+
+        llm = LlamaCppLLM(
+            llama, model_path=str(path), context_window=llama.n_ctx(),
+            messages_to_prompt=messages_to_prompt,
+            generate_defaults={"stop": STOP, "temperature": 0.0, "max_tokens": 256},
+        )
+        return cls(spec=spec, context_window=llm.context_window, llm=llm, llama=llama)
 
     def count_tokens(self, text: str) -> int:
-        return len(self.llm._model.tokenize(text.encode(), add_bos=False, special=True))
+        return len(self.llama.tokenize(text.encode(), add_bos=False, special=True))
 
     @property
     def model_path(self) -> str:
@@ -69,7 +86,7 @@ class LlamaCppModel(ChatModel):
 
     def forget_prompt(self) -> None:
         with self.lock:
-            self.llm._model.reset()
+            self.llama.reset()
 
     @contextmanager
     def as_completion_llm(
@@ -77,9 +94,10 @@ class LlamaCppModel(ChatModel):
     ) -> Iterator[Any]:
         """This model as a plain llama-index completion LLM, greedy and capped at `max_tokens`,
         each prompt wrapped in the model's own chat template (and shown to `on_prompt`): for code
-        that drives llama-index itself, such as the bench's plain-RAG baseline."""
-        llm = self.llm
-        original = llm.completion_to_prompt
+        that drives llama-index itself, such as the bench's plain-RAG baseline. It shares the
+        loaded weights but none of the settings; hold `self.lock` while it generates."""
+
+        from assistant.models.llamacpp_llm import LlamaCppLLM
 
         def to_prompt(text: str) -> str:
             formatted = self.format([{"role": "user", "content": text}])
@@ -87,13 +105,11 @@ class LlamaCppModel(ChatModel):
                 on_prompt(formatted)
             return formatted
 
-        # LlamaCPP is a pydantic model that validates assignments; a plain function is refused.
-        object.__setattr__(llm, "completion_to_prompt", to_prompt)
-        llm.generate_kwargs.update({"temperature": 0.0, "max_tokens": max_tokens})
-        try:
-            yield llm
-        finally:
-            object.__setattr__(llm, "completion_to_prompt", original)
+        yield LlamaCppLLM(
+            self.llama, model_path=self.llm.model_path, context_window=self.context_window,
+            messages_to_prompt=self.llm.messages_to_prompt, completion_to_prompt=to_prompt,
+            generate_defaults={"stop": STOP, "temperature": 0.0, "max_tokens": max_tokens},
+        )
 
     def format(self, messages: list[Message]) -> str:
         from llama_index.core.llms import ChatMessage
@@ -106,43 +122,112 @@ class LlamaCppModel(ChatModel):
         prompt = self.format(messages)
         stats.prompt_tokens = self.count_tokens(prompt)
         stats.exact_prompt_tokens = True
-        self.llm.generate_kwargs.update({"temperature": temperature, "max_tokens": max_tokens})
-        for response in self.llm.stream_complete(prompt, formatted=True):
+        for response in self.llm.stream_complete(
+            prompt, formatted=True, temperature=temperature, max_tokens=max_tokens
+        ):
             choice = (response.raw or {}).get("choices", [{}])[0]
             stats.cut_off = choice.get("finish_reason") == "length"
             yield response.delta or ""
 
 
+def _not_answering(where: str, e: BaseException, spec: ModelSpec) -> ServerNotAnswering:
+    start = "start it with `ollama serve`" if spec.backend == "ollama" else "start the server"
+    return ServerNotAnswering(
+        f"{where} is not answering ({type(e).__name__})",
+        f"{start} or pick another model with --model",
+    )
+
+
+def ollama_error(e: Exception, host: str, spec: ModelSpec) -> Exception | None:
+    """The engine's error for an exception of the Ollama client (None: not one of its)."""
+    import httpx
+    import ollama
+
+    where = f"Ollama at {host}"
+    # The client turns a refused connection into ConnectionError when it is not streaming; a
+    # stream raises httpx's own errors (refused, timed out, or cut in the middle).
+    if isinstance(e, httpx.TransportError | ConnectionError):
+        return _not_answering(where, e, spec)
+    if isinstance(e, ollama.ResponseError):
+        if e.status_code == 404:
+            return ModelNotOnServer(
+                f"Model '{spec.name}' is not available on {where}",
+                f"pull it with `ollama pull {spec.name}`",
+            )
+        return BackendUnavailable(f"{where} failed: {str(e)[:300]}", "see the server's log")
+    return None
+
+
+def openai_error(e: Exception, base_url: str, spec: ModelSpec) -> Exception | None:
+    """The engine's error for an exception of the OpenAI client (None: not one of its)."""
+    import httpx
+    import openai
+
+    where = f"the server at {base_url}"
+    if isinstance(e, openai.APIConnectionError | httpx.TransportError):
+        return _not_answering(where, e, spec)
+    if isinstance(e, openai.APIStatusError):
+        if e.code == "model_not_found":
+            return ModelNotOnServer(
+                f"Model '{spec.name}' is not available on {where}",
+                "check the model name the server offers (GET /v1/models)",
+            )
+        if e.code == "context_length_exceeded":
+            return PromptTooLong(
+                f"The prompt does not fit in the context window of {where}: {e.message[:200]}",
+                "ask a shorter question or start a new conversation, or serve the model with a "
+                "larger context",
+            )
+        if e.status_code == 404:
+            return BackendUnavailable(
+                f"{where} has no chat completions endpoint (HTTP 404)",
+                "check the base URL: it usually ends in /v1",
+            )
+        return BackendUnavailable(
+            f"{where} failed (HTTP {e.status_code}): {e.message[:300]}", "see the server's log"
+        )
+    if isinstance(e, openai.OpenAIError):
+        return BackendUnavailable(f"{where} failed: {str(e)[:300]}", "see the server's log")
+    return None
+
+
 @dataclass
 class OllamaModel(ChatModel):
-    llm: Any = field(default=None, repr=False)
+    client: Any = field(default=None, repr=False)  # the ollama.Client every call shares
     host: str = ""
+    timeout: float = 0.0
 
     @classmethod
     def connect(
         cls, spec: ModelSpec, host: str, context_window: int, timeout: float
     ) -> OllamaModel:
+        import ollama
+
+        client = ollama.Client(host=host, timeout=timeout)
+        return cls(spec=spec, context_window=context_window, client=client, host=host,
+                   timeout=timeout)
+
+    def _llm(self, max_tokens: int, temperature: float) -> Any:
         from llama_index.llms.ollama import Ollama
 
-        # num_ctx is always sent: Ollama's own default (2048 or 4096) would silently cut prompts.
-        llm = Ollama(
-            model=spec.name, base_url=host, context_window=context_window,
-            request_timeout=timeout,
+        # llama-index's Ollama reads the options of a request from its own fields only, so each
+        # call gets its own (cheap) Ollama object over the one shared client. num_ctx is always
+        # sent: Ollama's own default (2048 or 4096) would silently cut prompts.
+        return Ollama(
+            model=self.spec.name, base_url=self.host, context_window=self.context_window,
+            request_timeout=self.timeout, temperature=temperature,
+            additional_kwargs={"num_predict": max_tokens}, client=self.client,
         )
-        model = cls(spec=spec, context_window=context_window, host=host)
-        model.llm = llm
-        return model
 
     def _stream(
         self, messages: list[Message], max_tokens: int, temperature: float, stats: GenerationStats
     ) -> Iterator[str]:
         from llama_index.core.llms import ChatMessage
 
-        self.llm.temperature = temperature
-        self.llm.additional_kwargs = {"num_predict": max_tokens}
+        llm = self._llm(max_tokens, temperature)
         finished = False
         try:
-            for response in self.llm.stream_chat([ChatMessage(**m) for m in messages]):
+            for response in llm.stream_chat([ChatMessage(**m) for m in messages]):
                 raw = response.raw or {}
                 if isinstance(raw, dict):
                     finished = finished or bool(raw.get("done"))
@@ -151,11 +236,14 @@ class OllamaModel(ChatModel):
                         stats.prompt_tokens = int(raw["prompt_eval_count"])
                         stats.exact_prompt_tokens = True
                 yield response.delta or ""
-        except Exception as e:  # httpx and ollama raise many types; translate them all once here
-            raise translate_remote_error(e, f"Ollama at {self.host}", self.spec) from e
+        except Exception as e:
+            translated = ollama_error(e, self.host, self.spec)
+            if translated is None:
+                raise
+            raise translated from e
         if not finished:
             # The stream ended without Ollama's final "done" line: the server went away.
-            raise BackendUnavailable(
+            raise ServerNotAnswering(
                 f"Ollama at {self.host} stopped in the middle of the answer",
                 "check that `ollama serve` is still running, then ask again",
             )
@@ -171,44 +259,28 @@ class OpenAICompatModel(ChatModel):
     ) -> OpenAICompatModel:
         from llama_index.llms.openai_like import OpenAILike
 
+        # No max_tokens here: set, it would override the one each call passes.
         llm = OpenAILike(
             model=spec.name, api_base=spec.base_url, api_key=api_key, is_chat_model=True,
             context_window=context_window, timeout=timeout, max_retries=0,
         )
-        model = cls(spec=spec, context_window=context_window)
-        model.llm = llm
-        return model
+        return cls(spec=spec, context_window=context_window, llm=llm)
 
     def _stream(
         self, messages: list[Message], max_tokens: int, temperature: float, stats: GenerationStats
     ) -> Iterator[str]:
         from llama_index.core.llms import ChatMessage
 
-        self.llm.temperature = temperature
-        self.llm.max_tokens = max_tokens
         try:
-            for response in self.llm.stream_chat([ChatMessage(**m) for m in messages]):
+            for response in self.llm.stream_chat(
+                [ChatMessage(**m) for m in messages], temperature=temperature,
+                max_tokens=max_tokens,
+            ):
                 choices = getattr(response.raw, "choices", None) or [None]
                 stats.cut_off = getattr(choices[0], "finish_reason", None) == "length"
                 yield response.delta or ""
         except Exception as e:
-            raise translate_remote_error(e, f"the server at {self.spec.base_url}", self.spec) from e
-
-
-def translate_remote_error(e: Exception, where: str, spec: ModelSpec) -> Exception:
-    text = f"{type(e).__name__}: {e}"
-    lowered = text.lower()
-    if "not found" in lowered and ("model" in lowered or "404" in lowered):
-        hint = (
-            f"pull it with `ollama pull {spec.name}`" if spec.backend == "ollama"
-            else "check the model name the server offers (GET /v1/models)"
-        )
-        return ModelNotInstalled(f"Model '{spec.name}' is not available on {where}", hint)
-    if any(w in lowered for w in ("connect", "refused", "timed out", "timeout", "unreachable",
-                                  "remoteprotocol", "disconnected", "incomplete", "reset")):
-        start = "start it with `ollama serve`" if spec.backend == "ollama" else "start the server"
-        return BackendUnavailable(
-            f"{where} is not answering ({type(e).__name__})",
-            f"{start} or pick another model with --model",
-        )
-    return BackendUnavailable(f"{where} failed: {text[:300]}", "see the server's log")
+            translated = openai_error(e, self.spec.base_url, self.spec)
+            if translated is None:
+                raise
+            raise translated from e
