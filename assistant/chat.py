@@ -11,7 +11,8 @@ import time
 import unicodedata
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from assistant.answer import overview
 from assistant.answer.generate import AnswerOptions, AnswerResult, generate
@@ -37,6 +38,9 @@ from assistant.retrieve.hybrid import HybridRetriever, Retrieval
 from assistant.retrieve.units import Unit
 from assistant.settings import Settings
 from assistant.store.chroma import open_store, store_identity
+
+if TYPE_CHECKING:
+    from assistant.ingest.corpus_service import CorpusService
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +132,15 @@ class ChatService:
                                           "models/backends.py", "sentences.py"),
         }
         self.options()  # an unknown check name fails here, before any question
+
+    @cached_property
+    def corpus(self) -> CorpusService:
+        """What the corpus holds (list, add, import, remove, re-index, rebuild), as the UI's
+        Corpus tab changes it; a change drops the retriever's in-memory index at once. Loaded
+        on first use: answering does not need the ingest code."""
+        from assistant.ingest.corpus_service import CorpusService
+
+        return CorpusService(self.settings, self.store, on_change=self.retriever.invalidate)
 
     def warm(self) -> None:
         """Load the embedder, the BM25 table and the default model before the first question

@@ -163,18 +163,17 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.ingest.corpus_service import CorpusService
     from assistant.ingest.pipeline import ingest, sources_from_paths
-    from assistant.store.chroma import open_store
-    from assistant.store.lock import write_lock
 
+    corpus = CorpusService(settings)
     if args.list or args.remove:
-        store = open_store(settings)
-        with write_lock(settings, "remove"):
-            for doc_id in args.remove or []:
-                print(f"removed {doc_id}" if store.remove_document(doc_id)
-                      else f"no such doc {doc_id}")
+        for doc_id in args.remove or []:
+            removed = corpus.remove(doc_id)
+            print(removed.summary() if removed.indexed or removed.files
+                  else f"no such doc {doc_id}")
         if args.list:
-            for r in sorted(store.doc_records().values(), key=lambda r: r.doc_id):
+            for r in sorted(corpus.documents(), key=lambda r: r.doc_id):
                 print(f"{r.doc_id}\t{r.chunks} chunks\t{r.meta.get('title', '')}")
         return 0
     web = bool(args.urls or args.fetch_linked)
@@ -193,9 +192,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     skipped: list[tuple[str, str]] = []
     rebuild = args.rebuild
     if rebuild and not args.paths and not web:
-        from assistant.ingest.recover import rebuild as recover
-
-        recovered = recover(settings)
+        recovered = corpus.rebuild(progress=True)
         print(recovered.summary())
         for name, why in recovered.skipped:
             print(f"skipped {name}: {why}", file=sys.stderr)
@@ -212,7 +209,6 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
             NOT_FETCHED,
             CrawlOptions,
             ingest_linked,
-            ingest_urls,
         )
 
         reports = []
@@ -221,7 +217,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
             max_pages=args.max_pages, offline=args.offline, delay_s=args.delay,
         )
         if args.urls:
-            reports.append(ingest_urls(settings, args.urls, crawl, rebuild=rebuild))
+            reports.append(corpus.import_urls(args.urls, crawl, progress=True, rebuild=rebuild))
             rebuild = False
         if args.fetch_linked:
             reports.append(ingest_linked(settings, crawl, rebuild=rebuild))

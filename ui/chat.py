@@ -373,7 +373,7 @@ class ChatHandlers:
         """A Summarize action (the Corpus tab, the sources panel): the question box gets
         "Summarize <title>.", the scope picker that one document, and the Chat tab opens; the
         event's next step asks it as any question. Returns: question box, scope picker, tabs."""
-        records = self.service.store.doc_records()
+        records = self.service.corpus.records()
         record = records.get((doc_id or "").strip())
         if record is None:
             # gr.Error, not a warning: the chained ask must not run on what the box holds.
@@ -395,7 +395,7 @@ class ChatHandlers:
 
     def scope_choices(self, chosen: list[str] | None = None) -> Any:
         """The scope picker's choices from the index, keeping what is still there chosen."""
-        records = self.service.store.doc_records()
+        records = self.service.corpus.records()
         choices = scope.choices((r.doc_id, r.meta) for r in records.values())
         values = {v for _, v in choices}
         return gr.Dropdown(choices=choices, value=[v for v in chosen or [] if v in values])
