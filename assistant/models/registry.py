@@ -25,13 +25,7 @@ def _llamacpp(spec: ModelSpec, settings: Settings, progress: bool) -> ChatModel:
         if not path.exists():
             raise ModelNotInstalled(f"No model file at {path}", "check the path to the .gguf file")
     else:
-        entry = catalog.get_entry(spec.name)
-        if not catalog.packages_installed(entry) and not catalog.is_verified(
-            catalog.gguf_path(settings.models_dir, entry), entry
-        ):
-            raise ModelNotInstalled(
-                f"Model '{spec.name}' is not installed", f"install it with `{entry.pull_command}`"
-            )
+        # Raises with the pull command when the model is not installed.
         path = catalog.ensure_model(settings.models_dir, spec.name, progress=progress)
     return LlamaCppModel.load(spec, path, settings.context_window, settings.threads)
 
@@ -76,6 +70,11 @@ class ModelChoice:
     spec: str
     installed: bool
     about: str
+    # What the model takes on disk here: its GGUF, plus any copy of its packages in this
+    # environment; 0 for models served elsewhere (Ollama, OpenAI-compatible servers).
+    disk_bytes: int = 0
+    # How to free the package copy, when the GGUF no longer needs it.
+    cleanup: str = ""
 
 
 def ollama_models(host: str, timeout: float = 2.0) -> list[str]:
@@ -94,11 +93,13 @@ def ollama_models(host: str, timeout: float = 2.0) -> list[str]:
 def available_models(settings: Settings, include_ollama: bool = True) -> list[ModelChoice]:
     choices = []
     for entry in catalog.CATALOG.values():
-        installed = catalog.packages_installed(entry) or catalog.is_verified(
-            catalog.gguf_path(settings.models_dir, entry), entry
-        )
+        installed = catalog.is_installed(settings.models_dir, entry)
         about = entry.about if installed else f"{entry.about} (not installed: {entry.pull_command})"
-        choices.append(ModelChoice(f"llamacpp:{entry.name}", installed, about))
+        choices.append(ModelChoice(
+            f"llamacpp:{entry.name}", installed, about,
+            disk_bytes=catalog.disk_use(settings.models_dir, entry).total_bytes,
+            cleanup=catalog.leftover_hint(settings.models_dir, entry),
+        ))
     if include_ollama:
         try:
             for name in ollama_models(settings.ollama_host):
