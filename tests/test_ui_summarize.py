@@ -53,12 +53,14 @@ class SummaryResult(AnswerResult):
 
 
 @dataclass
-class FakeStore:
+class FakeCorpus:
+    """The corpus service's listing, over two fixed documents."""
+
     docs: dict[str, DocRecord] = field(default_factory=lambda: {
         d: DocRecord(d, "v1", "sha", 3, 0.0, {"title": t, "publisher": "P"})
         for d, t in ((ARTICLE, ARTICLE_TITLE), (CHARTER, CHARTER_TITLE))})
 
-    def doc_records(self) -> dict[str, DocRecord]:
+    def records(self) -> dict[str, DocRecord]:
         return dict(self.docs)
 
 
@@ -67,7 +69,7 @@ class FakeService:
     """ChatService's surface the chat tab uses; `stream` yields as the engine does and records
     how it was called. With `gate`, it waits for it before each piece after the first."""
 
-    store: FakeStore = field(default_factory=FakeStore)
+    corpus: FakeCorpus = field(default_factory=FakeCorpus)
     calls: list[dict[str, Any]] = field(default_factory=list)
     pieces_given: int = 0
     closed: bool = False
@@ -79,7 +81,7 @@ class FakeService:
 
     def _stream(self, question: str, docs: list[str]) -> Iterator[Any]:
         doc = docs[0] if docs else ARTICLE
-        title = self.store.docs[doc].meta["title"]
+        title = self.corpus.docs[doc].meta["title"]
         passages = [_passage(1, doc, title), _passage(2, doc, title)]
         try:
             yield Searched(Retrieval(question, passages, 0.6, scope=list(docs)))
