@@ -314,8 +314,8 @@ def build_app(
                                                elem_id="corpus-remove-btn")
                     with gr.Column():
                         rebuild = gr.Checkbox(
-                            label="Rebuild from scratch (drops documents not shipped or uploaded "
-                            "here, e.g. added with the CLI)", value=False,
+                            label="Rebuild from scratch (shipped, uploaded and imported pages "
+                            "again; drops files added with the CLI)", value=False,
                         )
                         reindex_btn = gr.Button("Re-index")
                         refresh_docs = gr.Button("Refresh list", size="sm")
