@@ -63,6 +63,9 @@ class FakeCorpus:
     def records(self) -> dict[str, DocRecord]:
         return dict(self.docs)
 
+    def documents(self) -> list[DocRecord]:
+        return sorted(self.docs.values(), key=lambda r: r.meta["title"])
+
 
 @dataclass
 class FakeService:
