@@ -431,8 +431,10 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{mark} {c.spec:<36} {'installed' if c.installed else 'available'}  {disk:>8}  "
               f"{c.about}")
         if c.cleanup:
-            print(f"    (includes a copy of its packages in this Python environment, no longer "
-                  f"needed: remove it with `{c.cleanup}`)")
+            # `make test` installs the test model's package on purpose (tests assemble it
+            # offline); any other copy is left by an older version's pull.
+            print(f"    (a second copy sits in this Python environment as packages; `{c.cleanup}` "
+                  f"removes it, unless `make test` put it there for the tests)")
     return 0
 
 
