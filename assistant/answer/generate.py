@@ -42,6 +42,7 @@ def generate(
     embedder) is quoted as the answer, marked `quoted`.
     """
     ask = steps.Ask(model, prompts, question, earlier_question, options)
+    passages = steps.marked(passages)
     built, evidence = steps.gather_evidence(ask, passages, best_similarity)
     before = steps.check_before(ask, evidence, built)
     if built is None or before:
@@ -63,4 +64,5 @@ def generate(
     if shown.declined:
         shown = steps.fallback(ask, built, evidence, embedder) or shown
     shown = steps.evidence_first(ask, built, evidence, shown, embedder)
+    shown = steps.drop_orders(ask, evidence, shown)
     yield steps.finish(ask, built, passages, written, shown, clock, retrieve_ms)

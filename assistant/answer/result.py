@@ -35,6 +35,9 @@ class AnswerResult:
     cut_off: bool = False
     # The model declined; the answer is the passage sentence that best matches the question.
     quoted: bool = False
+    # Sentences of the model's answer not shown: each gave the assistant's reader an order or
+    # repeated one a passage gave (answer/steps.py drop_orders).
+    dropped: list[str] = field(default_factory=list)
     retrieved: list[Passage] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     prompt_tokens: int = 0
@@ -94,6 +97,7 @@ class AnswerResult:
             "pointed": self.pointed_passages(),
             "cut_off": self.cut_off,
             "quoted": self.quoted,
+            "dropped": self.dropped,
             "sentences": [asdict(s) for s in self.sentences],
             "drafts": self.drafts,
             "prompt_tokens": self.prompt_tokens,

@@ -6,13 +6,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from assistant.answer import checks, polarity, two_sided
 from assistant.answer.checks import Check, Draft, Evidence, Fired
 from assistant.answer.checks import draft as draft_checks
-from assistant.answer.citations import Sentence, check_sentences, cited_numbers, markers, render
+from assistant.answer.citations import (
+    Sentence,
+    check_sentences,
+    cited_numbers,
+    markers,
+    render,
+    split_sentences,
+    strip_markers,
+    support,
+)
 from assistant.answer.options import AnswerOptions
 from assistant.answer.prompt import BuiltPrompt, build_prompt, passage_header
 from assistant.answer.quote import closest_sentence
@@ -66,6 +75,8 @@ class Written:
     fired: list[Fired]
     by: Literal["draft", "retry", "quote", "positions"]
     stats: GenerationStats = field(default_factory=GenerationStats)
+    # Sentences taken out before it is shown: they gave an order (see `drop_orders`).
+    dropped: list[str] = field(default_factory=list)
 
     @property
     def declined(self) -> bool:
@@ -81,6 +92,14 @@ class Written:
 class Clock:
     started: float = field(default_factory=time.perf_counter)
     first: float = 0.0  # when the first piece of the draft arrived; 0 until then
+
+
+def marked(passages: list[Passage]) -> list[Passage]:
+    """The passages, each marked with the orders today's detector finds in it: a chunk indexed
+    before the detector knew an order carries the mark too, to the sources panel, the API and
+    MCP results (about 2 ms a passage)."""
+    return [p if p.injection else replace(p, injection=injection.kinds(p.text))
+            for p in passages]
 
 
 def gather_evidence(ask: Ask, passages: list[Passage], best_similarity: float
@@ -210,6 +229,39 @@ def fallback(ask: Ask, built: BuiltPrompt, evidence: Evidence, embedder: Embedde
     return None
 
 
+# An answer sentence that shares this much of its words with an order in a passage repeats it.
+REPEATS_ORDER = 0.6
+
+
+def drop_orders(ask: Ask, evidence: Evidence, shown: Written) -> Written:
+    """`shown` without the sentences that give an order: one the detector flags (it addresses
+    an assistant, overrides instructions, dictates a payload), or one that repeats a passage
+    sentence flagged as an order. The prompt already leaves such sentences out and
+    `repeats_injection` stops a draft that carries an order's payload; this is the last step,
+    for whatever both missed (a detector's miss at ingest is re-checked here: `injected` is
+    found again when the prompt is built). "off", the measurement's baseline, keeps all."""
+    if ask.options.injections == "off" or not shown.text:
+        return shown
+
+    def order(text: str) -> bool:
+        body = strip_markers(text)
+        return bool(injection.classify(body)) or any(
+            support(body, flagged) >= REPEATS_ORDER for flagged in evidence.injected)
+
+    if shown.sentences:
+        kept = [s for s in shown.sentences if not order(s.text)]
+        dropped = [s.text for s in shown.sentences if order(s.text)]
+        text = render(kept) if dropped else shown.text
+    else:
+        pieces = split_sentences(shown.text)
+        kept_text = [p for p in pieces if not order(p)]
+        dropped = [p for p in pieces if order(p)]
+        kept, text = [], " ".join(kept_text) if dropped else shown.text
+    if not dropped:
+        return shown
+    return Written(text, kept, shown.fired, shown.by, shown.stats, dropped)
+
+
 def abstain_before(ask: Ask, before: list[Fired], built: BuiltPrompt | None,
                    retrieved: list[Passage], retrieve_ms: float) -> AnswerResult:
     """An answer decided before generation: the check that fired, and nothing generated."""
@@ -241,6 +293,7 @@ def finish(ask: Ask, built: BuiltPrompt, retrieved: list[Passage], written: list
         mode="two-sided" if shown.by == "positions" else "lookup",
         retrieved=retrieved, retried=shown.by == "retry", quoted=shown.by == "quote",
         cut_off=shown.stats.cut_off and not shown.fired, drafts=[w.log() for w in written],
+        dropped=shown.dropped,
         prompt_tokens=sum(w.stats.prompt_tokens for w in written),
         completion_tokens=completion_tokens,
         timings={
@@ -252,6 +305,9 @@ def finish(ask: Ask, built: BuiltPrompt, retrieved: list[Passage], written: list
     )
     if shown.fired:
         _abstain(result, shown.fired[0].check, _pointing(written), ask.asked)
+    elif shown.dropped and not (sentences or shown.text):
+        # Every sentence was an order: nothing of the model's answer is left to show.
+        _abstain(result, checks.REGISTRY["repeats_injection"], "", ask.asked)
     return result
 
 
