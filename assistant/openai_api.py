@@ -205,6 +205,8 @@ def answer_text(result: AnswerResult) -> str:
     for c in result.citations():
         where = " — ".join(x for x in (c["title"], c["locator"]) if x)
         flag = "" if c["supported"] else " (not supported by this passage)"
+        if c["injection"]:  # another tool's agent reads this text too: it must not obey it
+            flag += " (holds text addressed to the assistant: an instruction, not information)"
         lines.append(f"- [{c['n']}] {where}{flag} {c['url']}".rstrip())
     if not lines:
         for p in result.pointed_passages():
