@@ -249,14 +249,17 @@ def drop_orders(ask: Ask, evidence: Evidence, shown: Written) -> Written:
             support(body, flagged) >= REPEATS_ORDER for flagged in evidence.injected)
 
     if shown.sentences:
-        kept = [s for s in shown.sentences if not order(s.text)]
-        dropped = [s.text for s in shown.sentences if order(s.text)]
+        flags = [order(s.text) for s in shown.sentences]
+        kept = [s for s, f in zip(shown.sentences, flags, strict=True) if not f]
+        dropped = [s.text for s, f in zip(shown.sentences, flags, strict=True) if f]
         text = render(kept) if dropped else shown.text
     else:
         pieces = split_sentences(shown.text)
-        kept_text = [p for p in pieces if not order(p)]
-        dropped = [p for p in pieces if order(p)]
-        kept, text = [], " ".join(kept_text) if dropped else shown.text
+        flags = [order(p) for p in pieces]
+        dropped = [p for p, f in zip(pieces, flags, strict=True) if f]
+        kept = []
+        text = " ".join(p for p, f in zip(pieces, flags, strict=True) if not f) if dropped \
+            else shown.text
     if not dropped:
         return shown
     return Written(text, kept, shown.fired, shown.by, shown.stats, dropped)
