@@ -4,9 +4,15 @@ syntax. Found sentence by sentence at ingest (marked on the chunk), and again wh
 built, where each such sentence is replaced by a note (or fenced as quoted data) so the model
 reads the document's facts and not its orders.
 
-Each pattern is tried on the sentence lower-cased with its spacing collapsed, and the phrase
-patterns also on the sentence with every non-letter removed, so "I G N O R E  previous
-instructions" or "ignore_previous_instructions" are caught too.
+A sentence is judged by what it does, in English, French, German, Spanish, Italian, Portuguese
+and Dutch: text is folded first (full-width letters, zero-width and other format characters,
+Cyrillic and Greek look-alikes, accents, spaced letters), then a lexicon of addressees ("the
+assistant", "assistants automatisés", "KI"), orders ("ignore", "répondez", "antworte"),
+overridden instructions ("les consignes précédentes") and answer-shaping words ("only",
+"uniquement", "nur") decides whether it gives the reader an order; base64 that decodes to an order
+counts too. Chat-template role markers and tool-call syntax are matched as markup. The phrase
+patterns are also tried on the sentence with every non-letter removed, so
+"ignore_previous_instructions" is caught.
 """
 
 from __future__ import annotations
