@@ -28,6 +28,7 @@ from assistant.retrieve.hybrid import Retrieval
 from assistant.settings import Settings
 from ui import answer_html, escape, export, records, scope, sources_html
 from ui.history import ConversationStore, StoredMessage, new_id
+from ui.sessions import SessionReaper
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,7 @@ class ChatHandlers:
         # Stop requests, per Gradio session: the streaming loop checks its flag between tokens.
         self._stops: dict[str, threading.Event] = {}
         self._stops_lock = threading.Lock()
+        self._reaper = SessionReaper()
 
     # -- state and views --------------------------------------------------------------------
 
@@ -185,8 +187,11 @@ class ChatHandlers:
         self._stop_flag(request.session_hash or "").set()
 
     def forget_session(self, request: gr.Request) -> None:
+        session = request.session_hash or ""
         with self._stops_lock:
-            self._stops.pop(request.session_hash or "", None)
+            self._stops.pop(session, None)
+            # Gradio's copy of each closed page, held until 10000 sessions (ui/sessions.py).
+            self._reaper.unload(session, getattr(request.request, "app", None))
 
     def _save(self, state: State, question: str, record: dict[str, Any]) -> None:
         if not state.get("conv"):
