@@ -6,7 +6,8 @@ llama.cpp, Chroma's Rust, onnxruntime, glibc arenas), the Gradio sessions held, 
 types and allocation sites that grew since the first checkpoint. With SOAK_TRIM=1 it then calls
 malloc_trim(0) and reads RSS again: heap freed but not given back to the system. With
 SOAK_GC=1 it collects garbage first (so what is counted is alive) and lists what holds large
-strings.
+strings (those starting with SOAK_PREFIX, default "<") and, with SOAK_HOLDERS=<type name>, what
+refers to the live objects of that type.
 Kept out of the assistant: the soak's measuring is no part of serving.
 """
 
@@ -40,6 +41,8 @@ def _types() -> collections.Counter[str]:
 
 def _describe(o: Any) -> str:
     name = type(o).__qualname__
+    if isinstance(o, list | tuple):
+        name += f"({len(o)})"
     if isinstance(o, dict):
         keys = [k for k in list(o)[:5] if isinstance(k, str | int)]
         name += f"{keys}"
@@ -59,12 +62,14 @@ def _holders(min_chars: int = 5_000, limit: int = 12, depth: int = 6) -> list[st
         else:
             continue
         for v in values:
-            if not (isinstance(v, str) and len(v) >= min_chars and not v.startswith(("#", "\n@"))):
+            if not (isinstance(v, str) and len(v) >= min_chars
+                    and v.startswith(os.environ.get("SOAK_PREFIX", "<"))):
                 continue
             chain, up, seen = [_describe(o)], o, {id(objects), id(found)}
             for _ in range(depth):
                 refs = [r for r in gc.get_referrers(up) if id(r) not in seen
-                        and type(r).__name__ not in ("frame", "list_iterator")]
+                        and type(r).__name__ not in ("frame", "list_iterator")
+                        and not (isinstance(r, list) and len(r) > 10_000)]
                 if not refs:
                     break
                 seen.add(id(up))
@@ -74,6 +79,29 @@ def _holders(min_chars: int = 5_000, limit: int = 12, depth: int = 6) -> list[st
             if len(found) >= limit:
                 return found
     return found
+
+
+def _instance_holders(kind: str, limit: int = 8, depth: int = 4) -> list[str]:
+    """Who refers to the live objects of type `kind` (SOAK_HOLDERS=HTML): chains of referrers."""
+    objects = gc.get_objects()
+    out = []
+    for o in objects:
+        if type(o).__name__ != kind:
+            continue
+        chain, up, seen = [], o, {id(objects), id(out)}
+        for _ in range(depth):
+            refs = [r for r in gc.get_referrers(up) if id(r) not in seen
+                    and type(r).__name__ not in ("frame", "list_iterator")
+                    and not (isinstance(r, list) and len(r) > 10_000)]
+            if not refs:
+                break
+            seen.add(id(up))
+            up = refs[0]
+            chain.append(" | ".join(_describe(r) for r in refs[:3]))
+        out.append(" < ".join(chain))
+        if len(out) >= limit:
+            break
+    return out
 
 
 def _sessions() -> dict[str, int]:
@@ -112,6 +140,8 @@ class Tracer:
         }
         if os.environ.get("SOAK_GC") == "1":
             line["large_strings"] = _holders()
+            if kind := os.environ.get("SOAK_HOLDERS"):
+                line["holders"] = _instance_holders(kind)
         if self.first is None or self.first_types is None:
             self.first, self.first_types = snap, types
         else:
