@@ -34,6 +34,15 @@ def test_the_article_is_the_lead_document_and_never_a_provision():
     assert found.label == "Article 5 — Prohibited AI practices · " + METAS["act"]["title"]
 
 
+def test_a_one_word_title_names_its_document_only_as_its_own_phrase() -> None:
+    """An upload called "market" is "the market", not the word ending "the Brenac covered
+    market" (another market, in another document)."""
+    metas = {"market": {"title": "market"}, "zoo": {"title": "zoo"}}
+    assert named_docs("When does the zoo open?", metas) == ["zoo"]
+    assert named_docs("What does the market sell?", metas) == ["market"]
+    assert named_docs("When does the Brenac covered market open on Saturdays?", metas) == []
+
+
 def test_a_document_is_named_by_title_or_alias_in_either_spelling_and_version():
     assert named_docs("Give me an overview of the license.", METAS) == ["licence"]
     assert named_docs("What does the AUP forbid?", METAS) == ["aup31", "aup32"]

@@ -74,7 +74,7 @@ def named_docs(question: str, metas: Mapping[str, Mapping[str, str]]) -> list[st
     those of that version when a name fits several ("the AUP")."""
     asked = normalise(question)
     found = [doc_id for doc_id, meta in metas.items()
-             if any(normalise(n) in asked for n in names_of(meta))]
+             if any(_names(normalise(n), n, asked) for n in names_of(meta))]
     versions = set(_VERSION.findall(question))
     if versions:
         # "the licence" of Llama 3.2 is not the Llama 3.1 licence: a document whose names give
@@ -83,6 +83,26 @@ def named_docs(question: str, metas: Mapping[str, Mapping[str, str]]) -> list[st
                  if versions & (named := set(_VERSION.findall(" ".join(names_of(metas[d])))))
                  or not named]
     return found
+
+
+# What may stand before a one-word name that names the document itself: "the zoo", "about
+# market", not "the Brenac covered market" (another market, which the word only ends).
+_BEFORE_A_NAME = frozenset(" the this that a an in on about of from my our your summarize "
+                           "summarise ".split())
+
+
+def _names(name: str, raw: str, asked: str) -> bool:
+    """Whether the question names the document by `name` (normalised; `raw` as written). A
+    one-word lower-case name (a file called "market", "notes") counts only where it heads its
+    own phrase: a word of the question that merely ends a longer name is not it. Initialisms
+    ("AUP") are specific enough anywhere."""
+    if name not in asked:
+        return False
+    if len(name.split()) > 1 or raw.strip().isupper():
+        return True
+    words = asked.split()
+    return any(w == name.strip() and (i == 0 or words[i - 1] in _BEFORE_A_NAME)
+               for i, w in enumerate(words))
 
 
 def lead_doc(metas: Mapping[str, Mapping[str, str]], added: Mapping[str, float]) -> str:
