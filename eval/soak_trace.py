@@ -49,6 +49,22 @@ def _describe(o: Any) -> str:
     return name
 
 
+def _referrers(o: Any, depth: int, seen: set[int]) -> list[list[Any]]:
+    """Up to `depth` levels of what refers to `o`, following the first referrer of each level
+    (frames, iterators and the heap's own object list left out)."""
+    levels, up = [], o
+    for _ in range(depth):
+        refs = [r for r in gc.get_referrers(up) if id(r) not in seen
+                and type(r).__name__ not in ("frame", "list_iterator")
+                and not (isinstance(r, list) and len(r) > 10_000)]
+        if not refs:
+            break
+        seen.add(id(up))
+        levels.append(refs)
+        up = refs[0]
+    return levels
+
+
 def _holders(min_chars: int = 5_000, limit: int = 12, depth: int = 6) -> list[str]:
     """What holds the large strings still alive (after a full collection when SOAK_GC=1): each
     one's first characters and the chain of containers above it."""
@@ -65,16 +81,8 @@ def _holders(min_chars: int = 5_000, limit: int = 12, depth: int = 6) -> list[st
             if not (isinstance(v, str) and len(v) >= min_chars
                     and v.startswith(os.environ.get("SOAK_PREFIX", "<"))):
                 continue
-            chain, up, seen = [_describe(o)], o, {id(objects), id(found)}
-            for _ in range(depth):
-                refs = [r for r in gc.get_referrers(up) if id(r) not in seen
-                        and type(r).__name__ not in ("frame", "list_iterator")
-                        and not (isinstance(r, list) and len(r) > 10_000)]
-                if not refs:
-                    break
-                seen.add(id(up))
-                up = refs[0]
-                chain.append(_describe(up))
+            chain = [_describe(o), *(_describe(refs[0]) for refs in
+                                     _referrers(o, depth, {id(objects), id(found)}))]
             found.append(f"{len(v)} chars {v[:30]!r} in {' < '.join(chain)}")
             if len(found) >= limit:
                 return found
@@ -88,16 +96,8 @@ def _instance_holders(kind: str, limit: int = 8, depth: int = 4) -> list[str]:
     for o in objects:
         if type(o).__name__ != kind:
             continue
-        chain, up, seen = [], o, {id(objects), id(out)}
-        for _ in range(depth):
-            refs = [r for r in gc.get_referrers(up) if id(r) not in seen
-                    and type(r).__name__ not in ("frame", "list_iterator")
-                    and not (isinstance(r, list) and len(r) > 10_000)]
-            if not refs:
-                break
-            seen.add(id(up))
-            up = refs[0]
-            chain.append(" | ".join(_describe(r) for r in refs[:3]))
+        chain = [" | ".join(_describe(r) for r in refs[:3])
+                 for refs in _referrers(o, depth, {id(objects), id(out)})]
         out.append(" < ".join(chain))
         if len(out) >= limit:
             break
