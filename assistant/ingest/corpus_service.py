@@ -162,17 +162,18 @@ class CorpusService:
         so nothing brings it back on a re-index or a rebuild."""
         from assistant.ingest.web import forget_page
 
-        records = self.store.doc_records()
-        record = records.get(doc_id)
+        record = self.store.doc_records().get(doc_id)
+        shipped = self._is_shipped(doc_id)
         with write_lock(self.settings, "remove"):
             indexed = self.store.remove_document(doc_id)
         files = [f for f in self._uploads() if slug(f.stem) == doc_id]
         for f in files:
             f.unlink()
-        files += forget_page(self.settings, doc_id, record.meta.get("url", "") if record
-                             and not self._is_shipped(doc_id) else "")
+        # A shipped document's URL is its source's, not a page this corpus imported.
+        url = record.meta.get("url", "") if record and not shipped else ""
+        files += forget_page(self.settings, doc_id, url)
         self.on_change()
-        return Removed(doc_id, indexed, files, shipped=self._is_shipped(doc_id))
+        return Removed(doc_id, indexed, files, shipped=shipped)
 
     def _uploads(self) -> list[Path]:
         folder = self.settings.uploads_dir
