@@ -3,6 +3,8 @@ ids, then the drop against a real Gradio StateHolder over a small page."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import gradio as gr
 from gradio.state_holder import StateHolder
 
@@ -69,3 +71,32 @@ def test_reaper_drops_only_what_closed_a_grace_ago() -> None:
     assert reaper.unload("", app, now=1000) == 2
     assert not holder.session_data
     assert reaper.unload("x", object()) == 0
+
+
+def test_an_open_session_keeps_no_copy_per_question(tmp_path: Path) -> None:
+    """The long session of the soak: every question used to leave Gradio copies of the skipped
+    outputs (sources panel, question box, details, browser state) in the session. The real page
+    over a fake engine, asked through gradio_client: the copies stay at one question's worth."""
+    from assistant.settings import Settings
+    from tests.test_ui_app import client, free_port
+    from tests.test_ui_summarize import FakeService
+    from ui.app import build_app
+
+    app = build_app(Settings(data_dir=tmp_path), service=FakeService(), runs_dir=tmp_path / "r")
+    port = free_port()
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        c = client(f"http://127.0.0.1:{port}/")
+
+        def stray() -> int:
+            (state,) = app.state_holder.session_data.values()
+            return sum(1 for k in state.blocks_config.blocks if k not in app.blocks)
+
+        counts = []
+        for i in range(8):
+            out = c.predict(f"question {i}", "fake", 3, 0.0, True, True, api_name="/ask")
+            counts.append(stray())
+        assert "Passage 1" in str(out[1])  # the sources panel is still drawn
+        assert counts[-1] == counts[1] <= 5, counts
+    finally:
+        app.close()

@@ -28,7 +28,7 @@ from assistant.retrieve.hybrid import Retrieval
 from assistant.settings import Settings
 from ui import answer_html, escape, export, records, scope, sources_html
 from ui.history import ConversationStore, StoredMessage, new_id
-from ui.sessions import SessionReaper
+from ui.sessions import SessionReaper, release_copies
 
 log = logging.getLogger(__name__)
 
@@ -215,6 +215,8 @@ class ChatHandlers:
         chatbot, sources, question box, state, browser, conversations, export, details.
         `scoped`: the chosen documents and publishers (ui/scope.py values)."""
         skip = gr.skip()
+        # The copies Gradio kept of this page's skipped outputs at the last answer (ui/sessions.py).
+        release_copies(getattr(request.request, "app", None), request.session_hash or "")
         state = self._state(state)
         text = (question or "").strip()
         if not text:

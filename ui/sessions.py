@@ -7,6 +7,14 @@ closed session Gradio drops only gr.State values (after an hour), not the Sessio
 (eval/soak.py, issue 33) measured the server growing by each closed session's copy. A closed
 session is dropped here once it has been closed for `grace` seconds: a tab that reconnects
 within that time (a network blip, a laptop waking) finds its state as Gradio left it.
+
+An open session grew too (the soak's long session, +312 MB over 150 questions): when an event
+skips an output (gr.skip()) Gradio stores a fresh copy of that component in the session under
+the original's id, and when a later event gives the output a value that copy is stored again
+under its own new id, where nothing looks it up. The sources panel is skipped while tokens
+stream and drawn at the end, so every question left a copy of it - holding the whole
+conversation's sources - plus the question box, the details and the browser state.
+`release_copies` drops those stray entries; the chat calls it before each question.
 """
 
 from __future__ import annotations
@@ -63,6 +71,27 @@ def drop(holder: Any, sessions: list[str]) -> int:
             holder.time_last_used.pop(session, None)
         dropped += 1
     return dropped
+
+
+def release_copies(app: Any, session: str) -> int:
+    """Drop from `session`'s SessionState the component copies stored under ids the app does
+    not have (see the module docstring). A component rendered into the page (gr.render) is
+    kept. Returns how many went."""
+    holder = getattr(app, "state_holder", None)
+    blocks_app = getattr(getattr(app, "blocks", None), "blocks", None)
+    if holder is None or blocks_app is None or not session:
+        return 0
+    with holder.lock:
+        state = holder.session_data.get(session)
+    if state is None:
+        return 0
+    blocks = state.blocks_config.blocks
+    stray = [k for k, b in list(blocks.items())
+             if k not in blocks_app and not getattr(b, "is_rendered", True)]
+    for key in stray:
+        blocks.pop(key, None)
+        state.config_values.pop(key, None)
+    return len(stray)
 
 
 class SessionReaper:
