@@ -112,6 +112,15 @@ def build_parser() -> argparse.ArgumentParser:
     _serving_args(p, "SERVE", 8001, "a key (clients send it as a bearer token) or user:password; "
                   "required to bind anything but loopback; env ASSISTANT_SERVE_AUTH")
 
+    p = sub.add_parser("mcp", help="serve the assistant to MCP clients (stdio; HTTP with --http)")
+    _common(p)
+    _model_arg(p)
+    p.add_argument("--http", action="store_true",
+                   help="serve streamable HTTP at http://HOST:PORT/mcp instead of stdio")
+    _serving_args(p, "MCP", 8002, "with --http: a key clients send as `Authorization: Bearer "
+                  "<key>` (or user:password); required to bind anything but loopback; env "
+                  "ASSISTANT_MCP_AUTH")
+
     p = sub.add_parser("models", help="list models, or pull a catalog model")
     _common(p)
     p.add_argument("action", nargs="?", choices=["list", "pull"], default="list")
@@ -457,6 +466,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_mcp(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.mcp_server import run
+
+    run(settings, http=args.http, host=args.host, port=args.port, auth=args.auth)
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     if args.retrieval_only:
         from assistant.eval.retrieval_check import check_retrieval
@@ -482,7 +498,8 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
 
 COMMANDS = {
     "ingest": cmd_ingest, "ask": cmd_ask, "chat": cmd_chat, "ui": cmd_ui, "serve": cmd_serve,
-    "models": cmd_models, "eval": cmd_eval, "bench": cmd_bench, "doctor": cmd_doctor,
+    "mcp": cmd_mcp, "models": cmd_models, "eval": cmd_eval, "bench": cmd_bench,
+    "doctor": cmd_doctor,
 }
 
 

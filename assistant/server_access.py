@@ -1,7 +1,8 @@
 """How the UI and the API are served: loopback by default, any other address only with auth.
 
-Shared by `assistant ui` (Gradio login, user:password) and `assistant serve` (the OpenAI-compatible
-API: a bearer key, or user:password sent as a bearer key or with HTTP Basic).
+Shared by `assistant ui` (Gradio login, user:password), `assistant serve` (the OpenAI-compatible
+API: a bearer key, or user:password sent as a bearer key or with HTTP Basic) and `assistant mcp
+--http` (the MCP server, the same keys).
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ class ApiAuth:
     secret: str
 
     @classmethod
-    def parse(cls, auth: str | None) -> ApiAuth | None:
+    def parse(cls, auth: str | None, env: str = "ASSISTANT_SERVE_AUTH") -> ApiAuth | None:
         if not auth:
             return None
         user, sep, password = auth.partition(":")
@@ -73,7 +74,7 @@ class ApiAuth:
             raise ConfigError(
                 "--auth must be a key (no spaces) or user:password",
                 "for example --auth \"$(openssl rand -hex 16)\" or --auth alice:long-secret "
-                "(or set ASSISTANT_SERVE_AUTH)",
+                f"(or set {env})",
             )
         return cls(auth)
 
@@ -100,9 +101,9 @@ class ApiAuth:
         return 'Basic realm="article-assistant"' if self.basic else "Bearer"
 
 
-def check_api_serving(host: str, auth: str | None) -> ApiAuth | None:
-    """The API's auth; refuses to expose it beyond loopback without one."""
-    api_auth = ApiAuth.parse(auth)
-    refuse_open_host(host, api_auth is not None, "the API", "ASSISTANT_SERVE_AUTH",
-                     "KEY or --auth user:password")
+def check_api_serving(host: str, auth: str | None, what: str = "the API",
+                      env: str = "ASSISTANT_SERVE_AUTH") -> ApiAuth | None:
+    """The API's auth (or the MCP server's); refuses to expose it beyond loopback without one."""
+    api_auth = ApiAuth.parse(auth, env)
+    refuse_open_host(host, api_auth is not None, what, env, "KEY or --auth user:password")
     return api_auth
