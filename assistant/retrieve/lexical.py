@@ -49,8 +49,9 @@ MAX_SEGMENTS = 8
 # Size classes for merging: below LEVEL_ROWS rows, then each MERGE_FACTOR times larger. Merging
 # only segments of one class bounds what a merge rewrites to about the size it produces.
 LEVEL_ROWS, MERGE_FACTOR = 1000, 8
-# Writes of one document merge at most this many rows (a second or so); bigger merges wait for
-# a bulk add_documents or compact(). Merging all of 10^6 rows takes a minute.
+# Writes of one document merge at most this many rows (well under a second at 10^6 chunks on 2
+# cores); bigger merges wait for a bulk add_documents or compact(). A merge rewrites rows at
+# about the bulk build's rate (2 * 10^4 chunks/s), so merging 10^6 rows would stall a write.
 AUTO_MERGE_ROWS = 20_000
 # A bulk build writes a segment every this many chunks: it bounds the builder's memory (about
 # 100 bytes a token) and the length of one write transaction.
