@@ -274,12 +274,10 @@ def build_server(settings: Settings, service: ChatService | None = None) -> Corp
     def get_passage(chunk_id: ChunkId) -> dict[str, Any]:
         """One passage by its chunk_id, with its document's title, locator, url and text."""
         chunk_id = chunk_id.strip()
-        # A chunk id is <doc id>@<version>:<number> (assistant/store/chroma.py).
-        doc_id = chunk_id.rpartition("@")[0]
         with _tool_errors():
-            known = doc_id in service.corpus.records()
-            found = next((p for p in passages_of(doc_id) if p.chunk_id == chunk_id), None) \
-                if known else None
+            found = service.retriever.passage(chunk_id)
+            if found is not None:
+                found = marked([found])[0]
             if found is None:
                 raise BadQuestion(f"No passage {chunk_id!r} in the index",
                                   "chunk ids come from search results and an answer's citations; "

@@ -199,6 +199,8 @@ def _ingest(
             log.warning("skipped %s: %s", name, reason)
             report.failed.append((name, reason))
     store.stamp_identity()
+    # The lexical index was written document by document; its merges that waited run now.
+    store.lexical.compact()
     report.seconds = time.perf_counter() - started
     if on_progress:
         on_progress(1.0, report.summary())

@@ -1,6 +1,9 @@
-"""Hybrid retrieval: BM25 and vector search, fused by reciprocal rank, diversified per document.
+"""Hybrid retrieval: BM25 and vector search, fused, diversified per document.
 
-BM25 and the chunk table stay in memory and are rebuilt only when the store's corpus changes.
+Both searches run in the store's indexes on disk: vectors through Chroma's HNSW graph, words
+through the lexical index beside it (assistant/retrieve/lexical.py). A process keeps only a
+per-document table and the chunks that name provisions, so its start and its memory do not
+grow with the corpus; the table is re-read when the store's corpus hash changes.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from assistant.retrieve.references import Ref, covers, parse_refs, span
 from assistant.retrieve.text import tokens
 from assistant.retrieve.units import Unit
 from assistant.settings import Settings
-from assistant.store.chroma import Store, StoredChunk
+from assistant.store.chroma import Store, StoredChunk, doc_of, version_of
 
 log = logging.getLogger(__name__)
 
@@ -76,25 +79,23 @@ class Retrieval:
 
 @dataclass
 class _Index:
+    """What a process keeps of the corpus between questions: per document, never per chunk,
+    except the chunks whose locator names a provision. The passages, their vectors and their
+    words stay in the store's indexes on disk (Chroma's HNSW graph, the lexical index)."""
+
     corpus_hash: str
-    chunks: dict[str, StoredChunk]
-    order: list[str]
-    bm25: Any
     doc_meta: dict[str, dict[str, str]]
-    matrix: Any = None
-    # The provisions each chunk's locator spans, for questions that name one.
-    spans: dict[str, tuple[Ref, Ref]] = field(default_factory=dict)
+    # The version of each document that answers: a hit of another version (an ingest writing
+    # its new chunks, or killed before its sweep) is not a passage of the corpus.
+    versions: dict[str, str]
     # When each document was indexed (the last imported lead article is "the article").
     added: dict[str, float] = field(default_factory=dict)
+    # The provisions each chunk's locator spans, for questions that name one, in chunk order.
+    spans: dict[str, tuple[Ref, Ref]] = field(default_factory=dict)
+    headings: dict[str, str] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        self.position = {cid: i for i, cid in enumerate(self.order)}
-
-    def mask(self, docs: Collection[str]) -> Any:
-        """Row mask of the chunks of `docs` (None: no scope, every row)."""
-        if not docs:
-            return None
-        return np.array([self.chunks[cid].doc_id in docs for cid in self.order], dtype=bool)
+    def current(self, hits: list[tuple[str, float]]) -> list[tuple[str, float]]:
+        return [(cid, v) for cid, v in hits if self.versions.get(doc_of(cid)) == version_of(cid)]
 
 
 class HybridRetriever:
@@ -132,38 +133,23 @@ class HybridRetriever:
             self._index = None
 
     def _build(self, corpus_hash: str) -> _Index:
-        import bm25s
-
-        # bm25s sets its own logger to DEBUG on import; keep it quiet like the rest.
-        logging.getLogger("bm25s").setLevel(logging.WARNING)
         started = time.perf_counter()
-        chunks = self.store.all_chunks(with_vectors=True)
-        order = [c.chunk_id for c in chunks]
-        # Exact search over vectors held in memory: Chroma's approximate (HNSW) search was seen
-        # to miss the true nearest chunk of the short article; at 10k chunks a matrix product
-        # takes a few milliseconds.
-        matrix = np.stack([c.vector for c in chunks]).astype(np.float32) if chunks else None
-        bm25 = None
-        if chunks:
-            bm25 = bm25s.BM25()
-            bm25.index(
-                [tokens(c.embed_text or c.text) or ["_"] for c in chunks], show_progress=False
-            )
+        # Another process (an ingest, a replica's import) may have changed the corpus: the
+        # lexical index catches up with the documents whose version moved.
+        synced = self.store.sync_lexical()
         records = self.store.doc_records().values()
-        doc_meta = {r.doc_id: r.meta for r in records}
-        log.info(
-            "BM25 over %d chunks built in %.0f ms",
-            len(chunks),
-            (time.perf_counter() - started) * 1000,
-        )
-        spans = {}
-        for c in chunks:
-            bounds = span(str(c.metadata.get("locator", "")))
+        spans, headings = {}, {}
+        for row in self.store.lexical.located():
+            bounds = span(row.locator)
             if bounds:
-                spans[c.chunk_id] = bounds
+                spans[row.chunk_id] = bounds
+                headings[row.chunk_id] = row.heading
+        log.info("index of %d documents opened in %.0f ms (%d re-read)", len(records),
+                 (time.perf_counter() - started) * 1000, synced)
         return _Index(
-            corpus_hash, {c.chunk_id: c for c in chunks}, order, bm25, doc_meta, matrix, spans,
-            {r.doc_id: r.indexed_at for r in records},
+            corpus_hash, {r.doc_id: r.meta for r in records},
+            {r.doc_id: r.version for r in records}, {r.doc_id: r.indexed_at for r in records},
+            dict(sorted(spans.items())), headings,
         )
 
     def doc_meta(self) -> dict[str, dict[str, str]]:
@@ -176,98 +162,84 @@ class HybridRetriever:
         index = self._current()
 
         def holding(ref: Ref) -> set[str]:
-            return {index.chunks[cid].doc_id for cid, b in index.spans.items() if covers(b, ref)}
+            return {doc_of(cid) for cid, b in index.spans.items() if covers(b, ref)}
 
         def heading_of(doc_id: str, ref: Ref) -> str:
-            for cid in index.order:
-                b = index.spans.get(cid)
-                if b and index.chunks[cid].doc_id == doc_id and covers(b, ref):
-                    return str(index.chunks[cid].metadata.get("heading", ""))
+            for cid, b in index.spans.items():
+                if doc_of(cid) == doc_id and covers(b, ref):
+                    return index.headings.get(cid, "")
             return ""
 
         return units.resolve(question, index.doc_meta, index.added, holding, heading_of,
                              tuple(sorted(scope)))
 
+    def passage(self, chunk_id: str) -> Passage | None:
+        """One passage of the corpus by its chunk id (None: not a chunk of the corpus now)."""
+        index = self._current()
+        if not index.current([(chunk_id, 0.0)]):
+            return None
+        found = self.store.chunks_by_id([chunk_id])
+        return self._passage(index, found[0], 0.0, 0.0) if found else None
+
     def unit_passages(self, unit: Unit, query: str) -> list[Passage]:
         """Every passage of the unit in document order (its documents in the unit's order),
         each with its similarity to `query`."""
         index = self._current()
+        chunks = []
+        for doc_id in unit.docs:
+            if doc_id in index.versions:
+                chunks += self.store.doc_chunks(doc_id, index.versions[doc_id], with_vectors=True)
+        if unit.refs:
+            chunks = [c for c in chunks if c.chunk_id in index.spans
+                      and any(covers(index.spans[c.chunk_id], r) for r in unit.refs)]
         rank = {d: i for i, d in enumerate(unit.docs)}
-        ids = [cid for cid in index.order if index.chunks[cid].doc_id in rank
-               and (not unit.refs or (cid in index.spans
-                                      and any(covers(index.spans[cid], r) for r in unit.refs)))]
-        ids.sort(key=lambda c: (rank[index.chunks[c].doc_id],
-                                int(index.chunks[c].metadata.get("start", 0))))
-        if not ids:
+        chunks.sort(key=lambda c: (rank[c.doc_id], int(c.metadata.get("start", 0))))
+        if not chunks:
             return []
-        qvec = np.asarray(self.embedder.embed_query(query), dtype=np.float32)
-        sims = index.matrix[[index.position[c] for c in ids]] @ qvec
-        return [self._passage(index, c, 0.0, float(v)) for c, v in zip(ids, sims, strict=True)]
+        sims = _similarities(chunks, self.embedder.embed_query(query))
+        return [self._passage(index, c, 0.0, v) for c, v in zip(chunks, sims, strict=True)]
 
-    def vector_search(self, index: _Index, qvec: list[float], n: int, mask: Any = None
-                      ) -> list[tuple[str, float]]:
-        if index.matrix is None:
-            return []
-        from threadpoolctl import threadpool_limits
-
-        # One BLAS thread: a multi-threaded OpenBLAS product beside the embedder's threads made
-        # p95 retrieval at 10k chunks 110 ms instead of 18 ms on 2 cores (measured by bench).
-        with threadpool_limits(1, user_api="blas"):
-            sims = index.matrix @ np.asarray(qvec, dtype=np.float32)
-        if mask is not None:
-            # Out-of-scope rows can never rank: below any cosine similarity.
-            sims = np.where(mask, sims, -np.inf)
-            n = min(n, int(mask.sum()))
-            if n == 0:
-                return []
-        n = min(n, len(sims))
-        top = np.argpartition(-sims, n - 1)[:n]
-        top = top[np.argsort(-sims[top])]
-        return [(index.order[i], float(sims[i])) for i in top]
+    def vector_search(self, index: _Index, qvec: list[float], n: int,
+                      docs: Collection[str] = ()) -> list[tuple[str, float]]:
+        """The `n` chunks nearest `qvec` by Chroma's HNSW search (filtered to `docs` inside it)."""
+        return index.current(self.store.vector_search(qvec, n, docs))
 
     def reference_search(self, index: _Index, query: str, qvec: list[float],
                          docs: Collection[str] = ()) -> list[tuple[str, float]]:
         """Chunks whose locator holds a provision the query names, most similar first."""
         refs = parse_refs(query)
-        if not refs or index.matrix is None:
+        if not refs:
             return []
         hits = [cid for cid, bounds in index.spans.items()
                 if any(covers(bounds, ref) for ref in refs)
-                and (not docs or index.chunks[cid].doc_id in docs)]
-        if not hits:
+                and (not docs or doc_of(cid) in docs)]
+        chunks = self.store.chunks_by_id(hits, with_vectors=True)
+        if not chunks:
             return []
-        rows = [index.position[cid] for cid in hits]
-        sims = index.matrix[rows] @ np.asarray(qvec, dtype=np.float32)
-        return [(hits[i], float(sims[i])) for i in np.argsort(-sims, kind="stable")]
+        sims = _similarities(chunks, qvec)
+        return [(chunks[i].chunk_id, float(sims[i])) for i in np.argsort(-sims, kind="stable")]
 
-    def bm25_search(self, index: _Index, query: str, n: int, mask: Any = None
+    def bm25_search(self, index: _Index, query: str, n: int, docs: Collection[str] = ()
                     ) -> list[tuple[str, float]]:
+        """The `n` best chunks by BM25 over the store's lexical index (only `docs` if given)."""
         q = tokens(query)
-        if not q or index.bm25 is None:
+        if not q:
             return []
-        k = min(n, len(index.order) if mask is None else int(mask.sum()))
-        if k == 0:
-            return []
-        # weight_mask zeroes the scores of out-of-scope chunks; the `s > 0` below drops them.
-        ids, scores = index.bm25.retrieve([q], k=k, show_progress=False,
-                                          weight_mask=None if mask is None
-                                          else mask.astype(np.float32))
-        return [(index.order[i], float(s)) for i, s in zip(ids[0], scores[0], strict=True)
-                if s > 0]
+        return index.current(self.store.lexical.search(q, n, docs))
 
     def rankings(
         self, index: _Index, query: str, qvec: list[float], hybrid: bool, weight: float = 1.0,
-        docs: Collection[str] = (), mask: Any = None,
+        docs: Collection[str] = (),
     ) -> tuple[list[tuple[Scored, float]], list[tuple[str, float]], list[str]]:
         """The weighted, scored rankings fused for one query: vectors, and in hybrid mode BM25
         and the provisions it names. Also the vector hits with their similarity, and the BM25
-        ids. `docs` (with its row `mask`) limits every ranking to those documents."""
+        ids. `docs` limits every ranking to those documents."""
         s = self.settings.retrieval
-        vec_hits = self.vector_search(index, qvec, s.candidates, mask)
+        vec_hits = self.vector_search(index, qvec, s.candidates, docs)
         ranked: list[tuple[Scored, float]] = [(vec_hits, weight)]
         bm25_ids: list[str] = []
         if hybrid:
-            bm25_hits = self.bm25_search(index, query, s.candidates, mask)
+            bm25_hits = self.bm25_search(index, query, s.candidates, docs)
             bm25_ids = [cid for cid, _ in bm25_hits]
             ranked.append((bm25_hits, s.bm25_weight * weight))
             if s.reference_weight > 0:
@@ -292,25 +264,25 @@ class HybridRetriever:
         hybrid = s.hybrid if hybrid is None else hybrid
         index = self._current()
         scope = sorted(set(docs))
-        mask = index.mask(scope)
-        if not index.chunks or (mask is not None and not mask.any()):
+        if not index.versions or (scope and not index.versions.keys() & set(scope)):
             return Retrieval(query, [], -1.0, 0.0, scope=scope)
         qvec = self.embedder.embed_query(query)
-        rankings, vec_hits, bm25_ids = self.rankings(index, query, qvec, hybrid, 1.0, scope, mask)
+        rankings, vec_hits, bm25_ids = self.rankings(index, query, qvec, hybrid, 1.0, scope)
         similarity = dict(vec_hits)
         if focus.strip() and s.followup_weight > 0:
             own = self.embedder.embed_query(focus)
-            rankings += self.rankings(index, focus, own, hybrid, s.followup_weight, scope,
-                                      mask)[0]
+            rankings += self.rankings(index, focus, own, hybrid, s.followup_weight, scope)[0]
         fused = fuse(rankings, s.fusion, k=s.rrf_k)
-        doc_of = {cid: index.chunks[cid].doc_id for cid, _ in fused}
-        picked = diversify(fused, doc_of, top_k, s.max_per_doc)
+        picked = diversify(fused, {cid: doc_of(cid) for cid, _ in fused}, top_k, s.max_per_doc)
         missing = [cid for cid, _ in picked if cid not in similarity]
+        chunks = self.store.chunks_by_id([cid for cid, _ in picked], with_vectors=bool(missing))
         if missing:
-            rows = [index.position[c] for c in missing]
-            sims = index.matrix[rows] @ np.asarray(qvec, dtype=np.float32)
-            similarity.update({c: float(v) for c, v in zip(missing, sims, strict=True)})
-        passages = [self._passage(index, cid, score, similarity[cid]) for cid, score in picked]
+            sims = _similarities(chunks, qvec)
+            similarity.update({c.chunk_id: float(v) for c, v in zip(chunks, sims, strict=True)
+                               if c.chunk_id not in similarity})
+        by_id = {c.chunk_id: c for c in chunks}
+        passages = [self._passage(index, by_id[cid], score, similarity[cid])
+                    for cid, score in picked if cid in by_id]
         best = max((sim for _, sim in vec_hits), default=-1.0)
         return Retrieval(
             query=query,
@@ -321,11 +293,10 @@ class HybridRetriever:
             scope=scope,
         )
 
-    def _passage(self, index: _Index, cid: str, score: float, sim: float) -> Passage:
-        c = index.chunks[cid]
+    def _passage(self, index: _Index, c: StoredChunk, score: float, sim: float) -> Passage:
         meta = index.doc_meta.get(c.doc_id, {})
         return Passage(
-            chunk_id=cid,
+            chunk_id=c.chunk_id,
             doc_id=c.doc_id,
             title=meta.get("title", c.doc_id),
             url=meta.get("url", ""),
@@ -341,3 +312,14 @@ class HybridRetriever:
             injection=str(c.metadata.get("injection", "")),
             lead=str(c.metadata.get("lead", "")),
         )
+
+
+def _similarities(chunks: list[StoredChunk], qvec: Any) -> Any:
+    """Cosine similarity of each chunk's stored (unit length) vector to `qvec`."""
+    from threadpoolctl import threadpool_limits
+
+    matrix = np.stack([c.vector for c in chunks]).astype(np.float32)
+    # One BLAS thread: a multi-threaded OpenBLAS product beside the embedder's threads made
+    # retrieval several times slower on 2 cores (measured by bench).
+    with threadpool_limits(1, user_api="blas"):
+        return matrix @ np.asarray(qvec, dtype=np.float32)

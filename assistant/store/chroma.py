@@ -14,8 +14,10 @@ import json
 import logging
 import os
 import time
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from assistant.embeddings import Embedder, get_embedder
@@ -31,9 +33,23 @@ from assistant.store.damage import (
     quiet_stderr,
 )
 
+if TYPE_CHECKING:
+    from assistant.retrieve.lexical import LexChunk
+
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = "1"
+# The lexical index's file in an embedded store's folder.
+LEXICAL = "lexical.sqlite3"
+
+# Chroma's HNSW graph, the vector search at any corpus size. Vectors are unit length, so L2
+# ranks as cosine does. ef_search (how many neighbours a search keeps in view) was chosen by
+# recall against exact search over the eval's 316 questions (eval/EXPERIMENTS.md): on the
+# shipped 922 chunks the default 100 gave recall@10 0.9905 (one question 0.7); the fusion
+# scales each ranking by its 50th candidate, so the top 50 must be exact too: recall@50 is
+# 0.9996 at 400 and 1.0 at 1000.
+HNSW = {"space": "l2", "ef_construction": 200, "max_neighbors": 32}
+EF_SEARCH = 1000
 
 
 @dataclass(frozen=True)
@@ -65,13 +81,23 @@ class Store:
         identity: dict[str, str],
         path: str | None = None,
         url: str | None = None,
+        lexical: Path | None = None,
     ) -> None:
+        """`lexical`: the lexical index's file; by default `lexical.sqlite3` in an embedded
+        store's folder (a server store names one: open_store puts it in the data directory)."""
         import chromadb
         from chromadb.config import Settings as ChromaSettings
+
+        from assistant.retrieve.lexical import LexicalIndex
 
         self.where = url or str(path)
         self.local = not url
         self.identity = identity
+        if lexical is None:
+            if path is None:
+                raise ValueError("a Chroma server store needs the path of its lexical index")
+            lexical = Path(path) / LEXICAL
+        self.lexical = LexicalIndex(lexical)
         chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
         try:
             if url:
@@ -87,8 +113,7 @@ class Store:
                 self.client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
             safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in collection)
             self.name = safe
-            self.chunks = self.client.get_or_create_collection(f"{safe}-chunks")
-            self.docs = self.client.get_or_create_collection(f"{safe}-docs")
+            self._open_collections()
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException as e:  # the Rust bindings panic with a BaseException
@@ -108,11 +133,19 @@ class Store:
             self._call(lambda: self.chunks.query(query_embeddings=[list(vectors[0])],
                                                  n_results=1, include=["distances"]))
 
+    def _open_collections(self) -> None:
+        self.chunks = self.client.get_or_create_collection(
+            f"{self.name}-chunks", configuration={"hnsw": {**HNSW, "ef_search": EF_SEARCH}})
+        self.docs = self.client.get_or_create_collection(f"{self.name}-docs")
+        hnsw = (self.chunks.configuration or {}).get("hnsw") or {}
+        if hnsw.get("ef_search") != EF_SEARCH:
+            # A store made before the search breadth was chosen: set it (kept in the store).
+            self.chunks.modify(configuration={"hnsw": {"ef_search": EF_SEARCH}})
+
     def _reattach(self) -> None:
         # Another Store object (a rebuild in the UI, another ingest) deleted and recreated the
         # collections: this handle's collection ids are gone, the names are not.
-        self.chunks = self.client.get_or_create_collection(f"{self.name}-chunks")
-        self.docs = self.client.get_or_create_collection(f"{self.name}-docs")
+        self._open_collections()
 
     # -- identity: embedder and chunking a store was built with ---------------------------------
 
@@ -234,6 +267,9 @@ class Store:
         self._call(
             lambda: self.docs.upsert(ids=[doc_id], embeddings=[[0.0]], metadatas=[record_meta])
         )
+        self.lexical.replace_document(doc_id, version, [
+            lex_chunk(cid, c.text, e, c.start, c.locator, c.heading)
+            for cid, c, e in zip(ids, chunks, embed_texts, strict=True)])
         if old and old.version != version:
             self._call(lambda: self.chunks.delete(where={"$and": [
                 {"doc_id": doc_id}, {"version": old.version}]}))
@@ -243,8 +279,26 @@ class Store:
         if doc_id not in self.doc_records():
             return False
         self._call(lambda: self.docs.delete(ids=[doc_id]))
+        self.lexical.remove_document(doc_id)
         self._call(lambda: self.chunks.delete(where={"doc_id": doc_id}))
         return True
+
+    def sync_lexical(self) -> int:
+        """Bring the lexical index to the documents and versions the store holds: what another
+        process (an ingest, a replica importing a page) or a store built before the index
+        changed is read again, one document at a time. Returns how many were read."""
+        records = self.doc_records()
+        have = self.lexical.versions()
+        for doc_id in have.keys() - records.keys():
+            self.lexical.remove_document(doc_id)
+        moved = [r for r in records.values() if have.get(r.doc_id) != r.version]
+        self.lexical.add_documents(
+            (r.doc_id, r.version, [
+                lex_chunk(c.chunk_id, c.text, c.embed_text, int(c.metadata.get("start", 0)),
+                          str(c.metadata.get("locator", "")), str(c.metadata.get("heading", "")))
+                for c in self.doc_chunks(r.doc_id, r.version)])
+            for r in moved)
+        return len(moved)
 
     def sweep_orphans(self) -> int:
         """Delete chunks no document entry points at (left by an interrupted ingest)."""
@@ -276,8 +330,8 @@ class Store:
                 self.client.delete_collection(name)
             except Exception:  # absent already: nothing to reset
                 log.debug("collection %s absent", name)
-        self.chunks = self.client.get_or_create_collection(f"{self.name}-chunks")
-        self.docs = self.client.get_or_create_collection(f"{self.name}-docs")
+        self.lexical.clear()
+        self._open_collections()
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -285,38 +339,40 @@ class Store:
         current = {r.doc_id: r.version for r in self.doc_records().values()}
         include = ["documents", "metadatas", *(["embeddings"] if with_vectors else [])]
         got = self._call(lambda: self.chunks.get(include=include))
-        vectors = got.get("embeddings") if with_vectors else None
-        out = []
-        for i, (cid, text, meta) in enumerate(
-            zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=False)
-        ):
-            meta = dict(meta or {})
-            if current.get(str(meta.get("doc_id"))) != meta.get("version"):
-                continue
-            # Kept as a numpy row: 10k chunks as Python float lists made GC pauses of ~100 ms.
-            vector = vectors[i] if vectors is not None else None
-            out.append(
-                StoredChunk(cid, str(meta["doc_id"]), text or "", str(meta.pop("embed_text", "")),
-                            meta, vector)
-            )
+        out = [c for c in _stored(got, with_vectors)
+               if current.get(c.doc_id) == c.metadata.get("version")]
         out.sort(key=lambda c: c.chunk_id)
         return out
 
-    def vector_search(self, vector: list[float], n: int) -> list[tuple[str, float]]:
-        """(chunk id, cosine similarity) best first. Vectors are unit length, so Chroma's squared
-        L2 distance d gives cosine = 1 - d / 2."""
-        total = self.count()
-        if total == 0:
-            return []
-        got = self._call(
-            lambda: self.chunks.query(
-                query_embeddings=[vector], n_results=min(n, total), include=["distances"]
-            )
-        )
+    def vector_search(self, vector: Any, n: int, docs: Collection[str] = ()
+                      ) -> list[tuple[str, float]]:
+        """(chunk id, cosine similarity) best first, through Chroma's HNSW index; `docs` limits
+        the search to those documents (the filter runs inside the search, not after it).
+        Vectors are unit length, so Chroma's squared L2 distance d gives cosine = 1 - d / 2."""
+        where = _in("doc_id", docs)
+        got = self._call(lambda: self.chunks.query(
+            query_embeddings=[list(map(float, vector))], n_results=n, where=where,
+            include=["distances"]))
         return [
             (cid, 1.0 - float(d) / 2.0)
             for cid, d in zip(got["ids"][0], got["distances"][0], strict=False)
         ]
+
+    def chunks_by_id(self, ids: Sequence[str], with_vectors: bool = False) -> list[StoredChunk]:
+        """The stored chunks of `ids`, in that order (an id not stored is left out)."""
+        if not ids:
+            return []
+        include = ["documents", "metadatas", *(["embeddings"] if with_vectors else [])]
+        got = self._call(lambda: self.chunks.get(ids=list(ids), include=include))
+        return _sorted_as(_stored(got, with_vectors), ids)
+
+    def doc_chunks(self, doc_id: str, version: str, with_vectors: bool = False
+                   ) -> list[StoredChunk]:
+        """One version of a document's chunks, in chunk id order."""
+        include = ["documents", "metadatas", *(["embeddings"] if with_vectors else [])]
+        got = self._call(lambda: self.chunks.get(
+            where={"$and": [{"doc_id": doc_id}, {"version": version}]}, include=include))
+        return sorted(_stored(got, with_vectors), key=lambda c: c.chunk_id)
 
     def _call(self, fn: Any) -> Any:
         try:
@@ -333,6 +389,51 @@ class Store:
             raise as_store_error(e, self.where, self.local) from e
 
 
+def doc_of(chunk_id: str) -> str:
+    """The document a chunk id names (`<doc id>@<version>:<n>`, see put_document)."""
+    return chunk_id.rpartition("@")[0]
+
+
+def version_of(chunk_id: str) -> str:
+    return chunk_id.rpartition("@")[2].partition(":")[0]
+
+
+def lex_chunk(chunk_id: str, text: str, embed_text: str, start: int, locator: str,
+              heading: str) -> LexChunk:
+    """A chunk as the lexical index takes it: the words its vector was made from."""
+    from assistant.retrieve.lexical import LexChunk
+    from assistant.retrieve.text import tokens
+
+    return LexChunk(chunk_id, tokens(embed_text or text) or ["_"], start, locator, heading)
+
+
+def _in(key: str, values: Collection[str]) -> dict[str, Any] | None:
+    """A Chroma `where` holding `key` to `values` (None: no filter)."""
+    values = sorted(set(values))
+    if not values:
+        return None
+    return {key: values[0]} if len(values) == 1 else {key: {"$in": values}}
+
+
+def _stored(got: Any, with_vectors: bool) -> list[StoredChunk]:
+    vectors = got.get("embeddings") if with_vectors else None
+    out = []
+    for i, (cid, text, meta) in enumerate(
+        zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=False)
+    ):
+        meta = dict(meta or {})
+        # Kept as a numpy row: 10k chunks as Python float lists made GC pauses of ~100 ms.
+        vector = vectors[i] if vectors is not None else None
+        out.append(StoredChunk(cid, str(meta.get("doc_id", "")), text or "",
+                               str(meta.pop("embed_text", "")), meta, vector))
+    return out
+
+
+def _sorted_as(chunks: list[StoredChunk], ids: Sequence[str]) -> list[StoredChunk]:
+    at = {cid: i for i, cid in enumerate(ids)}
+    return sorted((c for c in chunks if c.chunk_id in at), key=lambda c: at[c.chunk_id])
+
+
 def store_identity(settings: Settings, embedder: Embedder) -> dict[str, str]:
     return {
         "embedder": embedder.identity,
@@ -347,7 +448,13 @@ def open_store(settings: Settings, embedder: Embedder | None = None, check: bool
     url = settings.resolved_chroma_url()
     identity = store_identity(settings, embedder)
     if url:
-        store = Store(settings.collection, identity, url=url)
+        # Each process that reaches a server keeps its own lexical index of the server's
+        # corpus, in its data directory, and catches up from the server when the corpus
+        # hash moves (Store.sync_lexical): replicas share Chroma, not a file.
+        host = urlparse(url)
+        lexical = settings.data_dir / "lexical" / (
+            f"{host.hostname}-{host.port or 8000}-{settings.collection}.sqlite3")
+        store = Store(settings.collection, identity, url=url, lexical=lexical)
     else:
         where = settings.store_dir
         if missing_database(where):
