@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import random
 import resource
 import shutil
 import socket
@@ -26,6 +25,7 @@ from assistant.answer.generate import AnswerResult
 from assistant.answer.prompt import build_prompt
 from assistant.chat import ChatService
 from assistant.corpus import load_manifest
+from assistant.eval.bench_scale import bench_scale
 from assistant.eval.metrics import percentile
 from assistant.eval.questions import Question, load_questions
 from assistant.events import Progress
@@ -257,50 +257,6 @@ def bench_naive(service: ChatService, questions: list[Question]) -> dict[str, An
     }
 
 
-def bench_scale(settings: Settings, target_chunks: int, data_dir: Path) -> dict[str, Any]:
-    """A generated corpus of `target_chunks` short chunks built from the shipped text."""
-    from assistant.embeddings import get_embedder
-    from assistant.ingest.chunking import Chunk
-    from assistant.retrieve.hybrid import HybridRetriever
-    from assistant.store.chroma import open_store
-
-    s = settings.model_copy(update={"data_dir": data_dir, "collection": "scale"})
-    embedder = get_embedder(s.embedder)
-    words: list[str] = []
-    for src in load_manifest(s.corpus_manifest).documents:
-        assert src.path is not None
-        words += " ".join(b.text for b in load_blocks(src.path, src.format)).split()
-    rng = random.Random(7)
-    store = open_store(s, embedder, check=False)
-    per_doc = 1000
-    t = time.perf_counter()
-    for d in range(target_chunks // per_doc):
-        texts = []
-        for _ in range(per_doc):
-            start = rng.randrange(0, len(words) - 40)
-            texts.append(" ".join(words[start : start + 40]))
-        chunks = [Chunk(f"gen-{d}", f"gen-{d}:{i}", t_, "", "", 0, 0) for i, t_ in enumerate(texts)]
-        store.put_document(f"gen-{d}", f"{d:064d}", {"title": f"generated {d}"}, chunks, texts,
-                           embedder.embed(texts))
-    ingest_s = time.perf_counter() - t
-    store.stamp_identity()
-    retriever = HybridRetriever(store, embedder, s)
-    retriever.retrieve("warm up")
-    times = []
-    for q in ("open source exemption for general-purpose AI models", "700 million users",
-              "who joined Zuckerberg", "penalties for prohibited practices", "Llama name prefix",
-              "transparency obligations", "Spotify", "biometric identification") * 5:
-        t = time.perf_counter()
-        retriever.retrieve(q)
-        times.append((time.perf_counter() - t) * 1000)
-    return {
-        "scale_chunks": store.count(),
-        "scale_ingest_chunks_per_s": round(store.count() / ingest_s, 1),
-        "retrieval_p50_ms_10k": pct(times, 50),
-        "retrieval_p95_ms_10k": pct(times, 95),
-    }
-
-
 def bench_ui(settings: Settings) -> dict[str, Any]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -332,7 +288,15 @@ TARGETS = {
     "answer_time_ratio_vs_naive": ("<=", 0.5),
     "ingest_cold_s": ("<=", 25),
     "ingest_warm_s": ("<=", 3),
-    "retrieval_p95_ms_10k": ("<=", 100),
+    "scale_10000_retrieval_p95_ms": ("<=", 100),
+    "scale_100000_start_to_first_retrieval_s": ("<=", 3),
+    "scale_100000_retrieval_p95_ms": ("<=", 100),
+    "scale_100000_rss_after_first_mb": ("<=", 700),
+    "scale_100000_vector_recall_at_10": (">=", 0.98),
+    "scale_1000000_start_to_first_retrieval_s": ("<=", 5),
+    "scale_1000000_retrieval_p95_ms": ("<=", 250),
+    "scale_1000000_rss_after_first_mb": ("<=", 1200),
+    "scale_1000000_vector_recall_at_10": (">=", 0.95),
     "peak_rss_mb": ("<=", 2500),
     "ui_ready_s": ("<=", 3),
     "cold_over_warm_first_token": ("<=", 1.5),
@@ -341,16 +305,19 @@ TARGETS = {
 
 
 def table(result: dict[str, Any]) -> str:
-    lines = [f"{'measure':<28} {'value':>12}  target", "-" * 52]
+    lines = [f"{'measure':<42} {'value':>10}  target", "-" * 64]
     for key, (op, target) in TARGETS.items():
         value = result.get(key)
-        ok = "" if value is None else ("ok" if value <= target else "MISSED")
-        lines.append(f"{key:<28} {value if value is not None else '-':>12}  {op} {target} {ok}")
+        if value is None and key.startswith("scale_"):
+            continue  # a size not run
+        met = value is not None and (value <= target if op == "<=" else value >= target)
+        ok = "" if value is None else ("ok" if met else "MISSED")
+        lines.append(f"{key:<42} {value if value is not None else '-':>10}  {op} {target} {ok}")
     return "\n".join(lines)
 
 
 def run_bench(settings: Settings, questions_file: Path, limit: int, out: Path | None,
-              scale_chunks: int, skip: set[str]) -> dict[str, Any]:
+              scale_chunks: list[int], skip: set[str]) -> dict[str, Any]:
     questions = [q for q in load_questions(questions_file) if q.answerable][:limit]
     result: dict[str, Any] = {"model": settings.model, "questions_file": str(questions_file)}
     tmp = Path(tempfile.mkdtemp(prefix="assistant-bench-"))
@@ -358,11 +325,15 @@ def run_bench(settings: Settings, questions_file: Path, limit: int, out: Path | 
         if "ingest" not in skip:
             say("bench: cold and warm ingest of the shipped corpus…")
             result.update(bench_ingest(settings, tmp / "ingest"))
-        say(f"bench: {len(questions)} answers through the assistant…")
-        service = ChatService(settings)
-        service.ask("warm-up: who joined Zuckerberg?")
-        result.update(bench_answers(service, questions))
-        result["peak_rss_mb"] = rss_mb()
+        if "answers" in skip:
+            # Only the sections that need no chat model (ingest, scale, ui).
+            skip |= {"start", "raw", "compare", "naive"}
+        else:
+            say(f"bench: {len(questions)} answers through the assistant…")
+            service = ChatService(settings)
+            service.ask("warm-up: who joined Zuckerberg?")
+            result.update(bench_answers(service, questions))
+            result["peak_rss_mb"] = rss_mb()
         if "start" not in skip and questions:
             say("bench: first token in a new `assistant ask` process and in this warm one…")
             result.update(bench_cold_ask(settings, questions[0].question))
@@ -383,8 +354,8 @@ def run_bench(settings: Settings, questions_file: Path, limit: int, out: Path | 
             ratio = round(ours / naive, 3) if ours and naive else None
             result["answer_time_ratio_vs_naive"] = ratio
         if "scale" not in skip:
-            say(f"bench: retrieval at {scale_chunks:,} generated chunks…")
-            result.update(bench_scale(settings, scale_chunks, tmp / "scale"))
+            asked = [q.question for q in load_questions(questions_file)]
+            result.update(bench_scale(settings, scale_chunks, tmp / "scale", asked))
         if "ui" not in skip:
             say("bench: UI start-up with the built index…")
             result.update(bench_ui(settings))
