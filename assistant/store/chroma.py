@@ -232,7 +232,7 @@ class Store:
         version = sha256[:12] if not ingest else hashlib.sha256(
             f"{sha256}:{ingest}".encode()).hexdigest()[:12]
         old = self.doc_records().get(doc_id)
-        ids = [f"{doc_id}@{version}:{i:05d}" for i in range(len(chunks))]
+        ids = chunk_ids(doc_id, version, len(chunks))
         metadatas = [
             {
                 "doc_id": doc_id,
@@ -368,6 +368,17 @@ class Store:
         got = self._call(lambda: self.chunks.get(ids=list(ids), include=include))
         return _sorted_as(_stored(got, with_vectors), ids)
 
+    def vectors(self, ids: Sequence[str]) -> tuple[list[str], Any]:
+        """The stored vectors of `ids` (those stored), as ids and a float32 matrix."""
+        import numpy as np
+
+        got = self._call(lambda: self.chunks.get(ids=list(ids), include=["embeddings"]))
+        found = list(got["ids"])
+        vectors = got.get("embeddings")
+        if not found or vectors is None:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        return found, np.asarray(vectors, dtype=np.float32)
+
     def doc_chunks(self, doc_id: str, version: str, with_vectors: bool = False
                    ) -> list[StoredChunk]:
         """One version of a document's chunks, in chunk id order."""
@@ -389,6 +400,11 @@ class Store:
                 except Exception as again:
                     raise as_store_error(again, self.where, self.local) from again
             raise as_store_error(e, self.where, self.local) from e
+
+
+def chunk_ids(doc_id: str, version: str, n: int) -> list[str]:
+    """The ids of a document version's `n` chunks, in document order."""
+    return [f"{doc_id}@{version}:{i:05d}" for i in range(n)]
 
 
 def doc_of(chunk_id: str) -> str:
