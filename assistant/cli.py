@@ -155,9 +155,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--questions", type=Path, default=Path("eval/questions.jsonl"))
     p.add_argument("--limit", type=int, default=8)
     p.add_argument("--out", type=Path)
-    p.add_argument("--scale-chunks", type=int, default=10_000)
+    p.add_argument("--scale-chunks", type=int, nargs="+", default=[10_000],
+                   help="sizes of the generated corpora searched (e.g. 10000 100000 1000000)")
     p.add_argument("--skip", nargs="*", default=[],
-                   choices=["ingest", "naive", "raw", "compare", "scale", "ui", "start"])
+                   choices=["answers", "ingest", "naive", "raw", "compare", "scale", "ui",
+                            "start"])
     return parser
 
 
@@ -511,6 +513,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     for noisy in ("httpx", "chromadb", "urllib3", "bm25s"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    if args.verb in ("ui", "serve", "mcp"):
+        # Long-running servers: their worker threads' malloc arenas (assistant/memory.py).
+        from assistant.memory import limit_arenas
+
+        limit_arenas()
     try:
         settings = settings_from(args)
         return COMMANDS[args.verb](args, settings)
