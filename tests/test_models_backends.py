@@ -3,6 +3,9 @@ and a call's settings reach that call only (the real SmolLM2 through llama.cpp).
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 
 import httpx
@@ -20,8 +23,9 @@ from assistant.errors import (
 from assistant.models import registry
 from assistant.models.backends import LlamaCppModel, ollama_error, openai_error
 from assistant.models.base import GenerationStats, ModelSpec
+from assistant.offline import OFFLINE_ENV
 from assistant.settings import load_settings
-from tests.helpers import TEST_MODEL
+from tests.helpers import REPO, TEST_MODEL
 
 OLLAMA = ModelSpec("ollama", "mistral")
 OPENAI = ModelSpec("openai", "qwen", "http://127.0.0.1:8080/v1")
@@ -112,4 +116,34 @@ def test_llamacpp_prompt_longer_than_the_window_is_a_typed_error(tmp_path):
     with pytest.raises(PromptTooLong, match="context window") as err:
         model.complete([{"role": "user", "content": "word " * 800}], 8)
     assert "ASSISTANT_CONTEXT_WINDOW" in str(err.value)
+    registry.unload_all()
+
+
+@pytest.mark.slow
+def test_llamacpp_answers_without_llama_index_and_offers_it_prompted_alike(tmp_path):
+    """A new `assistant ask` does not wait for llama-index's import (seconds on 2 cores): the
+    llama.cpp path calls llama_cpp itself; the llama-index LLM is made when something asks for
+    it, and prompts exactly as the direct path does."""
+    code = (
+        "import sys\n"
+        "from assistant.models.registry import get_model\n"
+        "from assistant.settings import load_settings\n"
+        f"model = get_model({TEST_MODEL!r}, load_settings(data_dir={str(tmp_path)!r}))\n"
+        "model.complete([{'role': 'user', 'content': 'Say hello.'}], 4)\n"
+        "print(any(n.split('.')[0] == 'llama_index' for n in sys.modules))\n"
+        "model.llm\n"
+        "print(any(n.split('.')[0] == 'llama_index' for n in sys.modules))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
+                         env={**os.environ, **OFFLINE_ENV, "PYTHONPATH": str(REPO)}, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split() == ["False", "True"]
+
+    from llama_index.core.llms import ChatMessage
+
+    registry.unload_all()
+    model = registry.get_model(TEST_MODEL, load_settings(data_dir=tmp_path))
+    msgs = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi?"}]
+    assert model.llm.messages_to_prompt([ChatMessage(**m) for m in msgs]) == model.format(msgs)
+    assert "<|im_start|>user\nHi?" in model.format(msgs)  # SmolLM2's own (ChatML) template
     registry.unload_all()

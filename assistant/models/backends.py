@@ -1,7 +1,10 @@
-"""Backends behind the model spec strings, each answering through a llama-index LLM.
+"""Backends behind the model spec strings. Ollama and OpenAI-compatible servers answer through
+llama-index's LLMs; a llama.cpp model answers through llama_cpp directly and offers the same
+llama-index LLM (`LlamaCppModel.llm`) to code that drives llama-index, made on first use.
 
-Heavy imports (llama_cpp, ollama, openai) happen inside the factories, so listing models or
-running unit tests never loads them.
+Heavy imports (llama_cpp, ollama, openai, llama-index) happen inside the factories, so listing
+models or running unit tests never loads them, and `assistant ask` with a llama.cpp model does not
+import llama-index (about 1.3 s of CPU on this machine's 2 cores) before its first answer.
 
 A loaded model is shared by every request, so nothing a call chooses (temperature, max_tokens,
 stop words) is written onto a shared object: each call passes its settings along. Errors of the
@@ -15,6 +18,7 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -33,19 +37,46 @@ log = logging.getLogger(__name__)
 STOP = ["<|im_end|>", "<|endoftext|>", "<|im_start|>"]
 
 
+def _prompt_too_long(tokens: int, window: int, where: str) -> PromptTooLong:
+    return PromptTooLong(
+        f"The prompt ({tokens} tokens) does not fit in the context window of {where} "
+        f"({window} tokens)",
+        "ask a shorter question or start a new conversation, or raise context_window "
+        "(ASSISTANT_CONTEXT_WINDOW) up to what the model supports",
+    )
+
+
+def generic_prompt(messages: Sequence[Message]) -> str:
+    """llama-index's generic chat prompt ("role: content" lines, then "assistant: "), for a GGUF
+    without a chat template."""
+    return "\n".join([*(f"{m['role']}: {m['content']}" for m in messages), "assistant: "])
+
+
+def llamacpp_generate(llama: Any, prompt: str, context_window: int, model_path: str,
+                      stream: bool, kwargs: dict[str, Any]) -> Any:
+    """One call of a loaded `llama_cpp.Llama` on a formatted prompt, with `kwargs` (any of
+    `Llama.create_completion`'s) for this call only. A prompt llama.cpp would refuse with a
+    ValueError is refused here with our own type first, counted as llama.cpp counts it (with
+    the BOS/EOS the model adds)."""
+    tokens = len(llama.tokenize(prompt.encode(), add_bos=True, special=True))
+    if tokens >= context_window:
+        raise _prompt_too_long(tokens, context_window, Path(model_path).name)
+    return llama(prompt=prompt, stream=stream, **kwargs)
+
+
 @dataclass
 class LlamaCppModel(ChatModel):
-    llm: Any = field(default=None, repr=False)  # LlamaCppLLM
-    # The llama_cpp.Llama loaded here and shared with `llm`: its tokenizer and prompt cache.
+    # The llama_cpp.Llama loaded here: weights, tokenizer and prompt cache.
     llama: Any = field(default=None, repr=False)
+    model_path: str = ""
+    # Chat messages -> the model's prompt (its own chat template).
+    to_prompt: Callable[[Sequence[Message]], str] = field(default=generic_prompt, repr=False)
+    generate_defaults: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def load(cls, spec: ModelSpec, path: Path, context_window: int, threads: int) -> LlamaCppModel:
         from llama_cpp import Llama
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-        from llama_index.core.llms import ChatMessage
-
-        from assistant.models.llamacpp_llm import LlamaCppLLM
 
         if not path.exists():
             raise ModelNotInstalled(f"Model file {path} does not exist", "check the path")
@@ -56,7 +87,7 @@ class LlamaCppModel(ChatModel):
             raise ModelNotInstalled(
                 f"llama.cpp could not load {path}: {e}", "check that the file is a GGUF model"
             ) from e
-        messages_to_prompt: Callable[[Sequence[ChatMessage]], str] | None = None
+        to_prompt: Callable[[Sequence[Message]], str] = generic_prompt
         template = llama.metadata.get("tokenizer.chat_template")
         if template:
             # The model's own chat template from the GGUF, so each model is prompted as trained.
@@ -66,23 +97,36 @@ class LlamaCppModel(ChatModel):
                 bos_token=llama.detokenize([llama.token_bos()]).decode(errors="ignore"),
             )
 
-            def messages_to_prompt(msgs: Sequence[ChatMessage]) -> str:
-                chat: list[Any] = [{"role": m.role.value, "content": m.content} for m in msgs]
+            def to_prompt(msgs: Sequence[Message]) -> str:
+                chat: list[Any] = [{"role": m["role"], "content": m["content"]} for m in msgs]
                 return str(formatter(messages=chat).prompt)
 
-        llm = LlamaCppLLM(
-            llama, model_path=str(path), context_window=llama.n_ctx(),
-            messages_to_prompt=messages_to_prompt,
-            generate_defaults={"stop": STOP, "temperature": 0.0, "max_tokens": 256},
+        return cls(spec=spec, context_window=llama.n_ctx(), llama=llama, model_path=str(path),
+                   to_prompt=to_prompt,
+                   generate_defaults={"stop": STOP, "temperature": 0.0, "max_tokens": 256})
+
+    @cached_property
+    def llm(self) -> Any:
+        """This model behind llama-index's LLM interface (LlamaCppLLM), sharing the weights and
+        the defaults. Made on first use: answering goes to llama.cpp directly, so a new process
+        does not import llama-index (seconds) before its first answer."""
+        return self._llama_index_llm(self.generate_defaults)
+
+    def _llama_index_llm(self, defaults: dict[str, Any],
+                         completion_to_prompt: Callable[[str], str] | None = None) -> Any:
+        from assistant.models.llamacpp_llm import LlamaCppLLM
+
+        def messages_to_prompt(msgs: Sequence[Any]) -> str:
+            return self.to_prompt([{"role": m.role.value, "content": m.content} for m in msgs])
+
+        return LlamaCppLLM(
+            self.llama, model_path=self.model_path, context_window=self.context_window,
+            messages_to_prompt=messages_to_prompt, completion_to_prompt=completion_to_prompt,
+            generate_defaults=defaults,
         )
-        return cls(spec=spec, context_window=llm.context_window, llm=llm, llama=llama)
 
     def count_tokens(self, text: str) -> int:
         return len(self.llama.tokenize(text.encode(), add_bos=False, special=True))
-
-    @property
-    def model_path(self) -> str:
-        return str(self.llm.model_path)
 
     def forget_prompt(self) -> None:
         with self.lock:
@@ -97,24 +141,17 @@ class LlamaCppModel(ChatModel):
         that drives llama-index itself, such as the bench's plain-RAG baseline. It shares the
         loaded weights but none of the settings; hold `self.lock` while it generates."""
 
-        from assistant.models.llamacpp_llm import LlamaCppLLM
-
         def to_prompt(text: str) -> str:
             formatted = self.format([{"role": "user", "content": text}])
             if on_prompt:
                 on_prompt(formatted)
             return formatted
 
-        yield LlamaCppLLM(
-            self.llama, model_path=self.llm.model_path, context_window=self.context_window,
-            messages_to_prompt=self.llm.messages_to_prompt, completion_to_prompt=to_prompt,
-            generate_defaults={"stop": STOP, "temperature": 0.0, "max_tokens": max_tokens},
-        )
+        yield self._llama_index_llm({**self.generate_defaults, "max_tokens": max_tokens},
+                                    completion_to_prompt=to_prompt)
 
     def format(self, messages: list[Message]) -> str:
-        from llama_index.core.llms import ChatMessage
-
-        return str(self.llm.messages_to_prompt([ChatMessage(**m) for m in messages]))
+        return self.to_prompt(messages)
 
     def _stream(
         self, messages: list[Message], max_tokens: int, temperature: float, stats: GenerationStats
@@ -122,12 +159,14 @@ class LlamaCppModel(ChatModel):
         prompt = self.format(messages)
         stats.prompt_tokens = self.count_tokens(prompt)
         stats.exact_prompt_tokens = True
-        for response in self.llm.stream_complete(
-            prompt, formatted=True, temperature=temperature, max_tokens=max_tokens
-        ):
-            choice = (response.raw or {}).get("choices", [{}])[0]
+        chunks = llamacpp_generate(
+            self.llama, prompt, self.context_window, self.model_path, True,
+            {**self.generate_defaults, "temperature": temperature, "max_tokens": max_tokens},
+        )
+        for chunk in chunks:
+            choice = chunk["choices"][0]
             stats.cut_off = choice.get("finish_reason") == "length"
-            yield response.delta or ""
+            yield choice["text"] or ""
 
 
 def _not_answering(where: str, e: BaseException, spec: ModelSpec) -> ServerNotAnswering:

@@ -1,12 +1,12 @@
 """llama-index's LLM interface over a `llama_cpp.Llama` loaded and owned by `LlamaCppModel`.
 
 In its own module because llama-index takes seconds to import: `backends.py` imports this only
-when a llama.cpp model is loaded.
+when something asks a llama.cpp model for its llama-index LLM (`LlamaCppModel.llm`, the bench's
+plain-RAG baseline); answering calls llama.cpp without it.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from llama_index.core.bridge.pydantic import Field, PrivateAttr
@@ -18,16 +18,7 @@ from llama_index.core.llms import (
 )
 from llama_index.core.llms.callbacks import llm_completion_callback
 
-from assistant.errors import PromptTooLong
-
-
-def _prompt_too_long(tokens: int, window: int, where: str) -> PromptTooLong:
-    return PromptTooLong(
-        f"The prompt ({tokens} tokens) does not fit in the context window of {where} "
-        f"({window} tokens)",
-        "ask a shorter question or start a new conversation, or raise context_window "
-        "(ASSISTANT_CONTEXT_WINDOW) up to what the model supports",
-    )
+from assistant.models.backends import llamacpp_generate
 
 
 class LlamaCppLLM(CustomLLM):
@@ -67,12 +58,8 @@ class LlamaCppLLM(CustomLLM):
         if not formatted:
             assert self.completion_to_prompt is not None  # llama-index sets a default
             prompt = self.completion_to_prompt(prompt)
-        # As llama.cpp counts a prompt (with the BOS/EOS the model adds), so a prompt it would
-        # refuse with a ValueError is refused here with our own type first.
-        tokens = len(self._llama.tokenize(prompt.encode(), add_bos=True, special=True))
-        if tokens >= self.context_window:
-            raise _prompt_too_long(tokens, self.context_window, Path(self.model_path).name)
-        return self._llama(prompt=prompt, stream=stream, **{**self.generate_defaults, **kwargs})
+        return llamacpp_generate(self._llama, prompt, self.context_window, self.model_path, stream,
+                                 {**self.generate_defaults, **kwargs})
 
     @llm_completion_callback()
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
