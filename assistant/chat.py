@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 import unicodedata
 from collections.abc import Generator, Sequence
@@ -37,7 +38,7 @@ from assistant.prompts import PromptLibrary
 from assistant.retrieve.hybrid import HybridRetriever, Retrieval
 from assistant.retrieve.units import Unit
 from assistant.settings import Settings
-from assistant.store.chroma import open_store, store_identity
+from assistant.store.chroma import Store, open_store, store_identity
 
 if TYPE_CHECKING:
     from assistant.ingest.corpus_service import CorpusService
@@ -114,11 +115,17 @@ class Turn:
 
 
 class ChatService:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, open_now: bool = True) -> None:
+        """`open_now=False` leaves the store closed until something needs it (`store`, `open`):
+        the UI serves its page first and opens the store on a thread after (ui/app.py launch).
+        Otherwise a damaged or mismatched store is refused here, before any question."""
         self.settings = settings
         self.embedder = get_embedder(settings.embedder)
-        self.store = open_store(settings, self.embedder)
-        self.retriever = HybridRetriever(self.store, self.embedder, settings)
+        self._open_lock = threading.Lock()
+        self._store: Store | None = None
+        self._retriever: HybridRetriever | None = None
+        if open_now:
+            self.open()
         self.prompts = PromptLibrary(settings.prompts_dir)
         # Overview bullets already written, per model and passage (answer/summary_cache.py).
         self.bullets = BulletCache(settings.data_dir / "overviews" / "bullets.json")
@@ -133,6 +140,26 @@ class ChatService:
         }
         self.options()  # an unknown check name fails here, before any question
 
+    def open(self) -> HybridRetriever:
+        """Open the store (checked against this embedder and chunking) and its retriever, once;
+        threads that ask at the same time wait for the one opening."""
+        with self._open_lock:
+            if self._retriever is None:
+                store = open_store(self.settings, self.embedder)
+                self._retriever = HybridRetriever(store, self.embedder, self.settings)
+                self._store = store
+            return self._retriever
+
+    @property
+    def store(self) -> Store:
+        self.open()
+        assert self._store is not None
+        return self._store
+
+    @property
+    def retriever(self) -> HybridRetriever:
+        return self._retriever or self.open()
+
     @cached_property
     def corpus(self) -> CorpusService:
         """What the corpus holds (list, add, import, remove, re-index, rebuild), as the UI's
@@ -143,8 +170,9 @@ class ChatService:
         return CorpusService(self.settings, self.store, on_change=self.retriever.invalidate)
 
     def warm(self) -> None:
-        """Load the embedder, the BM25 table and the default model before the first question
-        (a server calls it on a thread at start). Not fatal: the first question reports it."""
+        """Open the store and load the embedder, the BM25 table and the default model before the
+        first question (a server calls it on a thread at start). Not fatal: the first question
+        reports it."""
         try:
             self.retrieve("warm up", top_k=1)
             self.model()

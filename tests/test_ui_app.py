@@ -338,6 +338,29 @@ def test_evaluate_tab_runs_and_lists_runs(served: tuple[str, Settings], tmp_path
     assert "Against the earlier run" in again[5]
 
 
+def test_the_page_is_served_before_the_store_is_opened(tmp_path: Path) -> None:
+    """`assistant ui` serves its page first: the store opens on first use, or on the warm-up
+    thread `launch` starts once the page is up."""
+    import urllib.request
+
+    from assistant.chat import ChatService
+    from ui.app import build_app
+
+    settings = small_settings(tmp_path)
+    service = ChatService(settings, open_now=False)
+    app = build_app(settings, service, runs_dir=tmp_path / "runs")
+    port = free_port()
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=60) as page:
+            assert page.status == 200
+        assert not settings.store_dir.exists()
+        assert service.corpus.documents() == []  # an empty data directory: an empty store
+        assert settings.store_dir.exists()
+    finally:
+        app.close()
+
+
 def test_binding_beyond_loopback_needs_auth(tmp_path: Path) -> None:
     from ui.app import check_serving, is_loopback, launch, parse_auth
 

@@ -473,13 +473,17 @@ def launch(
     settings: Settings, host: str = "127.0.0.1", port: int = 7860, auth: str | None = None
 ) -> None:
     credentials = check_serving(host, auth)
-    service = ChatService(settings)
+    # The page is served first; the store, the embedder and the default model are opened on a
+    # thread once it is up (a damaged store is reported there and by the first question). On 2
+    # cores, opening them before or beside the server's start only delays the page.
+    service = ChatService(settings, open_now=False)
     demo = build_app(settings, service)
-    # Load the default model while the page opens, so the first answer does not wait for it.
-    threading.Thread(target=service.warm, daemon=True, name="warm-model").start()
     shown = f"[{host}]" if ":" in host else host
     print(f"Article assistant on http://{shown}:{port} (Ctrl-C to stop)", file=sys.stderr)
     demo.launch(
         server_name=host, server_port=port, auth=credentials, share=False, show_error=True,
         auth_message="Article assistant" if credentials else None, quiet=True,
+        prevent_thread_lock=True,
     )
+    threading.Thread(target=service.warm, daemon=True, name="warm-model").start()
+    demo.block_thread()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
@@ -13,13 +13,21 @@ from assistant.ingest.pipeline import IngestReport
 from assistant.settings import Settings
 from ui import corpus_html, escape
 
+if TYPE_CHECKING:
+    from assistant.ingest.corpus_service import CorpusService
+
 COLUMNS = ["doc_id", "title", "publisher", "date", "license", "chunks", "indexed"]
 
 
 class CorpusHandlers:
     def __init__(self, settings: Settings, service: ChatService) -> None:
         self.settings = settings
-        self.corpus = service.corpus
+        self.service = service
+
+    @property
+    def corpus(self) -> CorpusService:
+        # Asked for at use, not at build: the page is served before the store is opened.
+        return self.service.corpus
 
     def rows(self) -> list[list[Any]]:
         return [
