@@ -12,6 +12,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import metadata
@@ -46,8 +47,13 @@ class Embedder:
     graph: Path  # the assembled ONNX graph
     graph_sha256: str
     max_tokens: int
-    batch_size: int = 32
+    # Texts a run embeds. Small batches keep each run's activations in the CPU's caches: on the
+    # shipped corpus, 4 took a quarter less CPU than 32; 1, 2 and 8 did no better than 4.
+    batch_size: int = 4
+    # Runs at once, each on one core.
+    workers: int = field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)))
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _pool_of: tuple[int, ThreadPoolExecutor | None] = field(default=(0, None), repr=False)
 
     @property
     def identity(self) -> str:
@@ -67,11 +73,11 @@ class Embedder:
         return tok
 
     @cached_property
-    def _batch_tokenizer(self) -> Any:
-        # With [CLS] and [SEP], cut at max_tokens pieces and padded to the batch's longest.
+    def _cut_tokenizer(self) -> Any:
+        # With [CLS] and [SEP], cut at max_tokens pieces; batches are padded in `_run`.
         tok = self._load_tokenizer()
         tok.enable_truncation(self.max_tokens)
-        tok.enable_padding()
+        tok.no_padding()
         return tok
 
     def count_tokens(self, text: str) -> int:
@@ -84,32 +90,58 @@ class Embedder:
         options = ort.SessionOptions()
         options.log_severity_level = 3  # shape-inference notes are not the user's business
         options.inter_op_num_threads = 1
+        # One thread per run: batches run side by side on `workers` threads instead (see embed).
+        options.intra_op_num_threads = 1
         return ort.InferenceSession(str(self.graph), options, providers=["CPUExecutionProvider"])
 
-    def _run(self, texts: list[str]) -> list[list[float]]:
+    def _pool(self) -> ThreadPoolExecutor:
+        # Made again in a forked child: a pool's threads do not survive the fork.
+        if self._pool_of[0] != os.getpid():
+            self._pool_of = (os.getpid(), ThreadPoolExecutor(self.workers,
+                                                             thread_name_prefix="embed"))
+        pool = self._pool_of[1]
+        assert pool is not None
+        return pool
+
+    def _run(self, pieces: list[list[int]]) -> list[list[float]]:
+        """Vectors of word-piece sequences, padded to the longest (pad id 0, masked out)."""
         import numpy as np
 
-        encoded = self._batch_tokenizer.encode_batch(texts)
-        ids = np.array([e.ids for e in encoded], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+        ids = np.zeros((len(pieces), max(map(len, pieces))), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        for row, seq in enumerate(pieces):
+            ids[row, : len(seq)] = seq
+            mask[row, : len(seq)] = 1
         out = self._session.run(["sentence_embedding"], {"input_ids": ids, "attention_mask": mask})
         return [list(map(float, row)) for row in out[0]]
 
     def embed(self, texts: list[str]) -> list[list[float]]:
-        """Unit-length vectors, in the order of `texts`. Batches texts of similar length, so
-        little padding is computed."""
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        vectors: list[list[float]] = [[] for _ in texts]
+        """Unit-length vectors, in the order of `texts`.
+
+        Texts are cut into word pieces once and batched by their number of pieces, so little
+        padding is computed (batches of 32 sorted by characters padded the shipped corpus by
+        18%). The batches run on `workers` threads, one ONNX Runtime thread each (it releases
+        the GIL), rather than one batch at a time on a pool of ONNX Runtime threads, which
+        wait on each other (spinning) after every operation, and burn a core doing so when
+        the machine is busy. Any batching gives the same vectors to float rounding (1e-7)."""
+        if not texts:
+            return []
         with self._lock:
-            for start in range(0, len(order), self.batch_size):
-                batch = order[start : start + self.batch_size]
-                for i, vec in zip(batch, self._run([texts[i] for i in batch]), strict=True):
+            pieces = [e.ids for e in self._cut_tokenizer.encode_batch(texts)]
+            order = sorted(range(len(texts)), key=lambda i: len(pieces[i]))
+            # A few texts are still split between the workers.
+            size = max(1, min(self.batch_size, -(-len(texts) // self.workers)))
+            batches = [order[start : start + size] for start in range(0, len(order), size)]
+            runs = self._pool().map(lambda batch: self._run([pieces[i] for i in batch]), batches)
+            vectors: list[list[float]] = [[] for _ in texts]
+            for batch, got in zip(batches, runs, strict=True):
+                for i, vec in zip(batch, got, strict=True):
                     vectors[i] = vec
         return vectors
 
     def embed_query(self, text: str) -> list[float]:
         with self._lock:
-            return self._run([text])[0]
+            return self._run([self._cut_tokenizer.encode(text).ids])[0]
 
     def as_llama_index(self) -> Any:
         """This embedder behind llama-index's embedding interface, for code that drives
@@ -131,7 +163,7 @@ class Embedder:
             def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
                 return ours.embed(texts)
 
-        return AssistantEmbedding(model_name=self.identity, embed_batch_size=self.batch_size)
+        return AssistantEmbedding(model_name=self.identity, embed_batch_size=32)
 
 
 def assemble_graph(model_dir: Path, target: Path, sha256: str) -> Path:

@@ -83,3 +83,18 @@ def test_a_corrupt_graph_is_converted_again_and_a_wrong_pin_is_refused(tmp_path)
         assemble_graph(model_dir, tmp_path / "other.onnx", "0" * 64)
     assert "sha256" in err.value.message and "pip install" in (err.value.hint or "")
     assert not (tmp_path / "other.onnx").exists()
+
+
+def test_batching_and_workers_change_no_vector():
+    from assistant.embeddings import Embedder
+
+    embedder = get_embedder("minilm")
+    # One batch of 32 on one thread, as the embedder ran before it batched by word pieces.
+    one_by_one = Embedder(embedder.name, embedder.path, embedder.graph, embedder.graph_sha256,
+                          embedder.max_tokens, batch_size=32, workers=1)
+    texts = [f"Article {n}: " + "obligations of providers " * (n % 9) + "Spotify" * (n % 2)
+             for n in range(40)]
+    got, ref = np.array(embedder.embed(texts)), np.array(one_by_one.embed(texts))
+    assert embedder.workers >= 1 and embedder.batch_size < 32
+    assert np.abs(got - ref).max() < 1e-5
+    assert np.allclose(got[7], embedder.embed_query(texts[7]), atol=1e-5)  # in input order
