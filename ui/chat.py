@@ -216,7 +216,8 @@ class ChatHandlers:
         `scoped`: the chosen documents and publishers (ui/scope.py values)."""
         skip = gr.skip()
         # The copies Gradio kept of this page's skipped outputs at the last answer (ui/sessions.py).
-        release_copies(getattr(request.request, "app", None), request.session_hash or "")
+        release_copies(getattr(getattr(request, "request", None), "app", None),
+                       getattr(request, "session_hash", None) or "")
         state = self._state(state)
         text = (question or "").strip()
         if not text:
