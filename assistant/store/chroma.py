@@ -372,6 +372,8 @@ class Store:
         """The stored vectors of `ids` (those stored), as ids and a float32 matrix."""
         import numpy as np
 
+        if not ids:  # Chroma reads an empty id list as no filter at all
+            return [], np.zeros((0, 0), dtype=np.float32)
         got = self._call(lambda: self.chunks.get(ids=list(ids), include=["embeddings"]))
         found = list(got["ids"])
         vectors = got.get("embeddings")
