@@ -1,5 +1,7 @@
 from pathlib import Path
 
+import pytest
+
 from assistant.chat import followed_question, history_query
 
 HISTORY = [
@@ -51,6 +53,25 @@ def test_source_version_follows_the_code_it_hashes(tmp_path: Path) -> None:
     code.write_text("LIMIT = 2\n")
     assert source_version("answer/*.py", root=tmp_path) != before
     assert source_version("retrieve/*.py", root=tmp_path) != before
+
+
+def test_code_versions_are_remembered_by_the_bytes_of_the_sources(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assistant.code_version import source_version
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    code = tmp_path / "src" / "stage.py"
+    code.parent.mkdir()
+    code.write_text("LIMIT = 1\n")
+    first = source_version("*.py", root=code.parent)
+    cache = tmp_path / "cache" / "article-assistant" / "code-versions.json"
+    assert first in cache.read_text()
+    assert source_version("*.py", root=code.parent) == first
+    cache.write_text("{not json")  # a damaged cache is worked around
+    assert source_version("*.py", root=code.parent) == first
+    code.write_text("LIMIT = 2\n")  # same size, same second: the bytes tell them apart
+    assert source_version("*.py", root=code.parent) != first
 
 
 def test_a_docstring_comment_or_layout_edit_keeps_the_code_version(tmp_path: Path) -> None:
