@@ -41,6 +41,20 @@ def test_chunks_left_by_an_interrupted_write_are_invisible_then_swept(tmp_path):
     assert store.count() == 2
 
 
+def test_a_store_without_orphans_is_not_read_through_to_sweep_it(tmp_path, monkeypatch):
+    # At a million passages reading every chunk's metadata on each ingest costs a minute.
+    store = Store("t", IDENTITY, path=str(tmp_path))
+    put(store, "a", "1" * 64, ["one", "two"])
+    put(store, "a", "2" * 64, ["uno"])
+    put(store, "b", "3" * 64, ["bee"])
+
+    def read_all(*args, **kwargs):
+        raise AssertionError("every chunk read")
+
+    monkeypatch.setattr(store.chunks, "get", read_all)
+    assert store.sweep_orphans() == 0
+
+
 def test_store_built_with_another_embedder_or_chunking_is_refused_with_the_command(tmp_path):
     store = Store("t", IDENTITY, path=str(tmp_path))
     put(store, "a", "1" * 64, ["one"])
