@@ -11,6 +11,11 @@ Each size is written into its own store through the same `Store.put_document` an
 searches: the time from its start to its first retrieval done, its RSS then, and retrieval
 p50/p95 over the eval's questions, unscoped and scoped to one document. Vector recall@10 is
 HNSW's top ten against exact search over the generated vectors, for the same questions.
+
+The same store is then served by `chroma run` (server mode, `scale_<n>_server_*`) and probed
+again by a new process, as a replica would be: Chroma's graph then lives in the server, whose RSS
+is reported beside the replica's. The replica's lexical index is a copy of the embedded one (what
+its first catch-up from the server would write), so its start is not the catch-up's.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -105,14 +112,16 @@ def recall_at_10(settings: Settings, matrix: np.ndarray, queries: np.ndarray) ->
     return round(float(np.mean(found)), 4)
 
 
-def probe(data_dir: str, collection: str, questions: list[str]) -> None:
+def probe(data_dir: str, collection: str, questions: list[str], url: str | None = None) -> None:
     """Run in a new process: open the store and the embedder, retrieve once (print), then time
-    every question unscoped and scoped to one document (print)."""
+    every question unscoped and scoped to one document, and what each search of a retrieval
+    costs alone: embedding the question, the vector search, the lexical search (print)."""
     from assistant.embeddings import get_embedder
     from assistant.retrieve.hybrid import HybridRetriever
+    from assistant.retrieve.text import tokens
     from assistant.store.chroma import open_store
 
-    s = Settings(data_dir=Path(data_dir), collection=collection)
+    s = Settings(data_dir=Path(data_dir), collection=collection, chroma_url=url)
     embedder = get_embedder(s.embedder)
     retriever = HybridRetriever(open_store(s, embedder, check=False), embedder, s)
     retriever.retrieve(questions[0])
@@ -127,23 +136,38 @@ def probe(data_dir: str, collection: str, questions: list[str]) -> None:
         scoped.append((time.perf_counter() - t) * 1000)
     ms = {"p50": percentile(times, 50), "p95": percentile(times, 95),
           "scoped_p95": percentile(scoped, 95)}
+    n = s.retrieval.candidates
+    store = retriever.store
+    took: dict[str, list[float]] = {"embed": [], "vector": [], "lexical": []}
+    for q in questions:
+        t0 = time.perf_counter()
+        qvec = embedder.embed_query(q)
+        t1 = time.perf_counter()
+        store.vector_search(qvec, n)
+        t2 = time.perf_counter()
+        store.lexical.search(tokens(q), n)
+        t3 = time.perf_counter()
+        for name, a, b in (("embed", t0, t1), ("vector", t1, t2), ("lexical", t2, t3)):
+            took[name].append((b - a) * 1000)
+    for name, values in took.items():
+        ms[f"{name}_p50"], ms[f"{name}_p95"] = percentile(values, 50), percentile(values, 95)
     print(json.dumps({**{k: round(v, 1) for k, v in ms.items()}, "rss_mb": _rss_mb()}),
           flush=True)
 
 
-def _rss_mb() -> float:
-    with open("/proc/self/status") as f:
+def _rss_mb(pid: int | str = "self") -> float:
+    with open(f"/proc/{pid}/status") as f:
         for line in f:
             if line.startswith("VmRSS:"):
                 return round(int(line.split()[1]) / 1024, 1)
     return 0.0
 
 
-def new_process(settings: Settings, questions: list[str]) -> dict[str, Any]:
+def new_process(settings: Settings, questions: list[str], url: str = "") -> dict[str, Any]:
     code = ("import json, sys; from assistant.eval.bench_scale import probe; "
-            "probe(sys.argv[1], sys.argv[2], json.loads(sys.argv[3]))")
+            "probe(sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4] or None)")
     cmd = [sys.executable, "-c", code, str(settings.data_dir), settings.collection,
-           json.dumps(questions)]
+           json.dumps(questions), url]
     t = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                             env=apply_offline_env(dict(os.environ)))
@@ -154,7 +178,41 @@ def new_process(settings: Settings, questions: list[str]) -> dict[str, Any]:
     proc.wait(timeout=600)
     return {"start_to_first_retrieval_s": round(start_s, 2), "rss_after_first_mb": first["rss_mb"],
             "retrieval_p50_ms": rest["p50"], "retrieval_p95_ms": rest["p95"],
-            "scoped_retrieval_p95_ms": rest["scoped_p95"], "rss_after_searches_mb": rest["rss_mb"]}
+            "scoped_retrieval_p95_ms": rest["scoped_p95"], "rss_after_searches_mb": rest["rss_mb"],
+            **{f"{k}_ms": rest[k] for k in ("embed_p50", "embed_p95", "vector_p50", "vector_p95",
+                                           "lexical_p50", "lexical_p95")}}
+
+
+def server_process(settings: Settings, questions: list[str]) -> dict[str, Any]:
+    """The store served by `chroma run` and probed by a new process; the server's RSS after."""
+    from assistant.store.chroma import LEXICAL
+
+    chroma = Path(sys.executable).parent / "chroma"
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    replica = settings.data_dir / "lexical" / f"127.0.0.1-{port}-{settings.collection}.sqlite3"
+    replica.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(settings.store_dir / LEXICAL, replica)
+    server = subprocess.Popen([str(chroma), "run", "--path", str(settings.store_dir), "--host",
+                               "127.0.0.1", "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and server.poll() is None:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.3)
+        figures = new_process(settings, questions, url)
+        figures["chroma_rss_mb"] = _rss_mb(server.pid)
+        return figures
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+        replica.unlink(missing_ok=True)
 
 
 def disk_mb(path: Path) -> float:
@@ -181,6 +239,7 @@ def bench_scale(settings: Settings, sizes: list[int], data_dir: Path,
         del matrix
         figures["index_disk_mb"] = disk_mb(s.store_dir)
         figures.update(new_process(s, questions))
+        figures.update({f"server_{k}": v for k, v in server_process(s, questions).items()})
         result.update({f"scale_{n}_{k}": v for k, v in figures.items()})
         say(f"  {json.dumps(figures)}")
     return result
