@@ -407,3 +407,16 @@ def test_committed_reports_are_listed_and_open_beside_local_runs(tmp_path: Path)
     assert accuracy.visible and accuracy.value["orig_name"] == "accuracy.png"
     # A name cannot climb out of the reports folder: "../runs/mine" is looked up as reports/mine.
     assert evals.open_run("report:../runs/mine") == (gr.skip(),) * 6
+
+
+def test_the_ui_does_not_import_the_mcp_sdk_and_leaves_it_importable() -> None:
+    # Gradio would import it at its own import (0.3-0.5 s of the UI's start); `assistant mcp`
+    # in the same interpreter still finds it.
+    import subprocess
+    import sys
+
+    code = ("import sys, ui.app; assert 'mcp' not in sys.modules, 'imported'; "
+            "from mcp.server import MCPServer; print('ok')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.stdout.strip() == "ok", done.stderr[-2000:]
