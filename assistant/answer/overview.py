@@ -464,8 +464,8 @@ def answer(writer: Writer, question: str, unit: Unit, the_plan: Plan, kind: Mode
     lines, sentences = [header], [Sentence(header, [1] if header.endswith("[1]") else [])]
     yield header
     first = 0.0
-    pieces = (the_plan.items if the_plan.items
-              else list(range(1, len(the_plan.passages) + 1)))
+    pieces: list[Item | int] = ([*the_plan.items] if the_plan.items
+                                else list(range(1, len(the_plan.passages) + 1)))
     distinct = distinct_terms(the_plan.items)
     for i, piece in enumerate(pieces):
         if isinstance(piece, Item):

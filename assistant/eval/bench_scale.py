@@ -151,7 +151,8 @@ def probe(data_dir: str, collection: str, questions: list[str], url: str | None 
             took[name].append((b - a) * 1000)
     for name, values in took.items():
         ms[f"{name}_p50"], ms[f"{name}_p95"] = percentile(values, 50), percentile(values, 95)
-    print(json.dumps({**{k: round(v, 1) for k, v in ms.items()}, "rss_mb": _rss_mb()}),
+    print(json.dumps({**{k: round(v, 1) for k, v in ms.items() if v is not None},
+                      "rss_mb": _rss_mb()}),
           flush=True)
 
 
