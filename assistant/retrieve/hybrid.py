@@ -24,7 +24,14 @@ from assistant.retrieve.references import Ref, covers, parse_refs, span
 from assistant.retrieve.text import tokens
 from assistant.retrieve.units import Unit
 from assistant.settings import Settings
-from assistant.store.chroma import Store, StoredChunk, chunk_ids, doc_of, version_of
+from assistant.store.chroma import (
+    DocRecord,
+    Store,
+    StoredChunk,
+    chunk_ids,
+    doc_of,
+    version_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -119,10 +126,11 @@ class HybridRetriever:
         with self._lock:
             if self._index is not None and now - self._checked < self.recheck_s:
                 return self._index
-        corpus_hash = self.store.corpus_hash()
+        records = self.store.doc_records()
+        corpus_hash = self.store.corpus_hash(records)
         with self._lock:
             if self._index is None or self._index.corpus_hash != corpus_hash:
-                self._index = self._build(corpus_hash)
+                self._index = self._build(corpus_hash, records)
             self._checked = now
             return self._index
 
@@ -135,12 +143,12 @@ class HybridRetriever:
         with self._lock:
             self._index = None
 
-    def _build(self, corpus_hash: str) -> _Index:
+    def _build(self, corpus_hash: str, by_id: dict[str, DocRecord]) -> _Index:
         started = time.perf_counter()
         # Another process (an ingest, a replica's import) may have changed the corpus: the
         # lexical index catches up with the documents whose version moved.
-        synced = self.store.sync_lexical()
-        records = self.store.doc_records().values()
+        synced = self.store.sync_lexical(by_id)
+        records = by_id.values()
         spans, headings = {}, {}
         for row in self.store.lexical.located():
             bounds = span(row.locator)

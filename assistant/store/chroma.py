@@ -207,9 +207,11 @@ class Store:
             )
         return out
 
-    def corpus_hash(self) -> str:
-        records = sorted((r.doc_id, r.version) for r in self.doc_records().values())
-        return hashlib.sha256(json.dumps(records).encode()).hexdigest()[:16]
+    def corpus_hash(self, records: dict[str, DocRecord] | None = None) -> str:
+        """What names the corpus's documents and versions (of `records`, read if not given)."""
+        records = self.doc_records() if records is None else records
+        pairs = sorted((r.doc_id, r.version) for r in records.values())
+        return hashlib.sha256(json.dumps(pairs).encode()).hexdigest()[:16]
 
     def count(self) -> int:
         return int(self._call(lambda: self.chunks.count()))
@@ -285,11 +287,12 @@ class Store:
         self._call(lambda: self.chunks.delete(where={"doc_id": doc_id}))
         return True
 
-    def sync_lexical(self) -> int:
-        """Bring the lexical index to the documents and versions the store holds: what another
-        process (an ingest, a replica importing a page) or a store built before the index
-        changed is read again, one document at a time. Returns how many were read."""
-        records = self.doc_records()
+    def sync_lexical(self, records: dict[str, DocRecord] | None = None) -> int:
+        """Bring the lexical index to the documents and versions the store holds (`records`,
+        read if not given): what another process (an ingest, a replica importing a page) or a
+        store built before the index changed is read again, one document at a time. Returns how
+        many were read."""
+        records = self.doc_records() if records is None else records
         have = self.lexical.versions()
         for doc_id in have.keys() - records.keys():
             self.lexical.remove_document(doc_id)
