@@ -19,7 +19,8 @@ from assistant.store.damage import REBUILD_HINT
 
 @dataclass
 class Finding:
-    level: str  # "error" (answers are wrong or missing) or "warning" (a later ingest fixes it)
+    # "error" (answers are wrong or missing), "warning" (a later ingest fixes it) or "note"
+    level: str
     what: str
     fix: str = ""
 
@@ -49,6 +50,27 @@ class DoctorReport:
                 "chunks": self.chunks, "findings": [f.__dict__ for f in self.findings]}
 
 
+PAGE = 20_000
+# Measured by `assistant bench --scale-chunks` (eval/reports/bench-scale-2026-12-07.json): a new
+# process's RSS after its first retrieval grows about 2 KB a passage (1M: 2.3 GB, 100k: 0.49 GB),
+# nearly all Chroma's vector graph, which an embedded store loads into each process that answers.
+GRAPH_BYTES_PER_PASSAGE = 2000
+LARGE = 250_000
+
+
+def large_embedded_store(passages: int, local: bool, settings: Settings) -> Finding | None:
+    """A note for an embedded store so large that each answering process holding its own
+    vector graph costs real memory and start time: a Chroma server holds one for all."""
+    if not local or passages < LARGE:
+        return None
+    gb = passages * GRAPH_BYTES_PER_PASSAGE / 1e9
+    return Finding("note", f"{passages:,} passages in an embedded store: each process that "
+                   f"answers (the UI, `assistant serve`, every `assistant ask`) loads their "
+                   f"vector graph, about {gb:.1f} GB, before its first answer",
+                   f"serve the store once with `chroma run --path {settings.store_dir}` and set "
+                   "ASSISTANT_CHROMA_URL to it")
+
+
 def check(settings: Settings) -> DoctorReport:
     report = DoctorReport(settings.resolved_chroma_url() or str(settings.store_dir))
     try:
@@ -75,16 +97,21 @@ def _check_store(settings: Settings, store: Any, report: DoctorReport) -> None:
     elif built is not None and built != store.identity:
         report.add("error", f"built with {built}, the settings want {store.identity}",
                    "run `assistant ingest --rebuild` (or restore the old settings)")
-    got = store._call(lambda: store.chunks.get(include=["metadatas", "embeddings"]))
     per_version: dict[tuple[str, str], int] = {}
     no_vector = 0
-    vectors = got.get("embeddings")
-    for i, meta in enumerate(got["metadatas"] or []):
-        key = (str((meta or {}).get("doc_id")), str((meta or {}).get("version")))
-        per_version[key] = per_version.get(key, 0) + 1
-        if vectors is None or vectors[i] is None or len(vectors[i]) == 0:
-            no_vector += 1
+    # A page at a time: a million passages' vectors are 1.5 GB.
+    for start in range(0, store.count(), PAGE):
+        got = store._call(lambda s=start: store.chunks.get(
+            include=["metadatas", "embeddings"], limit=PAGE, offset=s))
+        vectors = got.get("embeddings")
+        for i, meta in enumerate(got["metadatas"] or []):
+            key = (str((meta or {}).get("doc_id")), str((meta or {}).get("version")))
+            per_version[key] = per_version.get(key, 0) + 1
+            if vectors is None or vectors[i] is None or len(vectors[i]) == 0:
+                no_vector += 1
     report.chunks = sum(per_version.get((r.doc_id, r.version), 0) for r in records.values())
+    if note := large_embedded_store(report.chunks, store.local, settings):
+        report.findings.append(note)
     rerun = "run `assistant ingest --rebuild`"
     for r in sorted(records.values(), key=lambda r: r.doc_id):
         have = per_version.get((r.doc_id, r.version), 0)

@@ -182,6 +182,29 @@ def test_doctor_finds_missing_chunks_a_wrong_stamp_and_a_missing_document(
     assert "built with" in text and "'other'" in text
 
 
+def test_doctor_reads_a_page_at_a_time_and_notes_a_large_embedded_store(
+    pristine: tuple[Path, Path, list[str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import assistant.doctor as doctor
+    from assistant.store.chroma import open_store
+
+    settings = copy_of(pristine, tmp_path)
+    whole = doctor.check(settings)
+    assert whole.ok and not any(f.level == "note" for f in whole.findings), whole.lines()
+    monkeypatch.setattr(doctor, "PAGE", 7)  # pages that split documents
+    monkeypatch.setattr(doctor, "LARGE", whole.chunks)
+    paged = doctor.check(settings)
+    assert (paged.ok, paged.documents, paged.chunks) == (True, whole.documents, whole.chunks)
+    [note] = [f for f in paged.findings if f.level == "note"]
+    assert f"chroma run --path {settings.store_dir}" in note.fix
+    assert "ASSISTANT_CHROMA_URL" in note.fix
+    store = open_store(settings)
+    record = store.doc_records()["llama-3.2-acceptable-use-policy"]
+    store.chunks.delete(ids=[f"llama-3.2-acceptable-use-policy@{record.version}:00003"])
+    lines = doctor.check(settings).lines()
+    assert f"1 of its {record.chunks} chunks are missing" in "\n".join(lines)
+
+
 def test_two_ingests_at_once_one_is_refused_and_nothing_changes(
     pristine: tuple[Path, Path, list[str]], tmp_path: Path,
 ) -> None:
