@@ -74,6 +74,9 @@ def bench_ingest(settings: Settings, data_dir: Path) -> dict[str, Any]:
     }
 
 
+START_ROUNDS = 3
+
+
 def bench_cold_ask(settings: Settings, question: str) -> dict[str, Any]:
     """A new `assistant ask --json` process, from its start to the first token of the answer:
     the moment its JSON line arrives, less the time its own timings say the answer took after
@@ -371,9 +374,16 @@ def run_bench(settings: Settings, questions_file: Path, limit: int, out: Path | 
             result["peak_rss_mb"] = rss_mb()
         if "start" not in skip and questions:
             say("bench: first token in a new `assistant ask` process and in this warm one…")
-            result.update(bench_cold_ask(settings, questions[0].question))
-            result.update(bench_warm_ask(service, questions[0].question))
-            cold, warm = result["cold_ask_first_token_s"], result["warm_first_token_s"]
+            # One new process is one sample of the disk cache and the scheduler: rounds of a
+            # new process and the warm one, alternated, and the medians.
+            colds, warms = [], []
+            for _ in range(START_ROUNDS):
+                colds.append(bench_cold_ask(settings, questions[0].question)
+                             ["cold_ask_first_token_s"])
+                warms.append(bench_warm_ask(service, questions[0].question)["warm_first_token_s"])
+            cold, warm = pct(colds, 50), pct(warms, 50)
+            result.update({"cold_ask_first_token_s": cold, "warm_first_token_s": warm,
+                           "cold_ask_rounds_s": colds, "warm_ask_rounds_s": warms})
             result["cold_over_warm_first_token"] = round(cold / warm, 2) if cold and warm else None
         if "raw" not in skip:
             say("bench: the same prompts straight through llama.cpp…")
