@@ -42,7 +42,7 @@ def test_chunks_left_by_an_interrupted_write_are_invisible_then_swept(tmp_path):
 
 
 def test_a_store_without_orphans_is_not_read_through_to_sweep_it(tmp_path, monkeypatch):
-    # At a million passages reading every chunk's metadata on each ingest costs a minute.
+    # Reading every chunk's metadata on each ingest grows with the store (a million passages).
     store = Store("t", IDENTITY, path=str(tmp_path))
     put(store, "a", "1" * 64, ["one", "two"])
     put(store, "a", "2" * 64, ["uno"])
